@@ -1,0 +1,93 @@
+import { IntegrityError, isStrataError, type ConstraintKind } from '../errors.js';
+import type { AnyModel } from '../types.js';
+
+interface TableLookup {
+  modelByTable(table: string): AnyModel | undefined;
+}
+
+interface DriverError {
+  code?: string;
+  message?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+  cause?: unknown;
+}
+
+const PG_CODES: Record<string, ConstraintKind> = { '23505': 'unique', '23502': 'notNull', '23503': 'foreignKey', '23514': 'check' };
+
+/** Turns a driver's constraint violation into an {@link IntegrityError}; other errors pass through. */
+export function translateError(error: unknown, registry: TableLookup): unknown {
+  if (isStrataError(error)) return error;
+  const driver = findDriverError(error);
+  if (!driver) return error;
+  if (driver.code && PG_CODES[driver.code]) return fromPostgres(driver, PG_CODES[driver.code]!, registry, error);
+  if (driver.code?.startsWith('SQLITE_CONSTRAINT')) return fromSqlite(driver, registry, error);
+  return error;
+}
+
+function findDriverError(error: unknown): DriverError | undefined {
+  for (let e = error as DriverError | undefined, i = 0; e && i < 5; e = e.cause as DriverError | undefined, i++) {
+    if (typeof e.code === 'string' && (PG_CODES[e.code] || e.code.startsWith('SQLITE_CONSTRAINT'))) return e;
+  }
+  return undefined;
+}
+
+function fromPostgres(e: DriverError, kind: ConstraintKind, registry: TableLookup, cause: unknown): IntegrityError {
+  const model = e.table ? registry.modelByTable(e.table) : undefined;
+  const column = e.column ?? /Key \(([^)]+)\)/.exec(e.detail ?? '')?.[1]?.split(', ')[0] ?? columnFromConstraint(e.constraint, e.table);
+  return new IntegrityError(
+    { ...named(model, column), ...(e.constraint ? { constraint: e.constraint } : {}), kind },
+    cause,
+  );
+}
+
+function fromSqlite(e: DriverError, registry: TableLookup, cause: unknown): IntegrityError {
+  const message = e.message ?? '';
+  const kind: ConstraintKind = e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+    ? 'unique'
+    : e.code === 'SQLITE_CONSTRAINT_NOTNULL'
+      ? 'notNull'
+      : e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+        ? 'foreignKey'
+        : 'check';
+  const columnMatch = /failed: (\w+)\.(\w+)/.exec(message);
+  if (columnMatch) {
+    const model = registry.modelByTable(columnMatch[1]!);
+    return new IntegrityError({ ...named(model, columnMatch[2]), kind }, cause);
+  }
+  const checkMatch = /CHECK constraint failed: (\w+)/.exec(message);
+  if (checkMatch) {
+    const constraint = checkMatch[1]!;
+    const table = [...constraint.matchAll(/_/g)].map((m) => constraint.slice(0, m.index)).reverse().find((t) => registry.modelByTable(t));
+    const model = table ? registry.modelByTable(table) : undefined;
+    return new IntegrityError({ ...named(model, columnFromConstraint(constraint, table)), constraint, kind }, cause);
+  }
+  return new IntegrityError({ kind }, cause);
+}
+
+function columnFromConstraint(constraint: string | undefined, table: string | undefined): string | undefined {
+  if (!constraint || !table || !constraint.startsWith(`${table}_`)) return undefined;
+  return constraint.slice(table.length + 1).replace(/_(unique|idx|choices|fkey|key|not_null)$/, '');
+}
+
+/** Model name plus the field name for a column (`category_id` → `category`). */
+function named(model: AnyModel | undefined, column: string | undefined): { model?: string; field?: string } {
+  if (!model) return {};
+  const field = column ? fieldForColumn(model, column) : undefined;
+  return field ? { model: model.name, field } : { model: model.name };
+}
+
+function fieldForColumn(model: AnyModel, column: string): string | undefined {
+  if (column === 'id') return 'id';
+  for (const [name, field] of Object.entries(model.fields)) {
+    const config = (field as { config: { column?: string; kind: string } }).config;
+    const isRelation = config.kind === 'foreignKey' || config.kind === 'oneToOne';
+    const expected = config.column ?? (isRelation ? `${snake(name)}_id` : snake(name));
+    if (expected === column) return name;
+  }
+  return column;
+}
+
+const snake = (value: string) => value.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

@@ -1,0 +1,158 @@
+/**
+ * @strata/model/migrations — generate SQL migrations from model changes (per dialect,
+ * drizzle-kit underneath), apply them in order, and tell whether any are pending.
+ *
+ * Layout of a migrations folder (checked into the app):
+ * `<dir>/<dialect>/0001_<name>.sql` (statements separated by `--> statement-breakpoint`)
+ * and `<dir>/<dialect>/snapshot.json` (the schema the last migration produced).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { ModelError } from './errors.js';
+import { getRegistry } from './registry.js';
+import { atomic } from './transaction.js';
+import type { AnyModel } from './types.js';
+import { compileModels, expandModels } from './internal/compile.js';
+import type { Dialect } from './internal/columns.js';
+
+const BREAKPOINT = '\n--> statement-breakpoint\n';
+const TABLE = 'strata_migrations';
+
+export interface MakeMigrationsOptions {
+  models: readonly AnyModel[];
+  /** The migrations folder, e.g. `./migrations`. */
+  dir: string;
+  /** Which dialects to generate for (default both). */
+  dialects?: readonly Dialect[];
+  /** Short name for the file (default `auto`). */
+  name?: string;
+}
+
+/** A migration file written by {@link makeMigrations}. */
+export interface GeneratedMigration {
+  dialect: Dialect;
+  file: string;
+  statements: number;
+}
+
+/**
+ * Compares the models with the last snapshot and writes one migration file per dialect
+ * that changed. Returns the files written (empty when nothing changed).
+ */
+export async function makeMigrations(options: MakeMigrationsOptions): Promise<GeneratedMigration[]> {
+  const models = expandModels(options.models);
+  const written: GeneratedMigration[] = [];
+  for (const dialect of options.dialects ?? (['sqlite', 'postgres'] as const)) {
+    const folder = join(options.dir, dialect);
+    const previous = readSnapshot(folder);
+    const { snapshot, statements } = await diff(models, dialect, previous);
+    if (statements.length === 0) continue;
+    mkdirSync(folder, { recursive: true });
+    const number = String(listMigrations(folder).length + 1).padStart(4, '0');
+    const name = (options.name ?? 'auto').replace(/[^\w-]+/g, '_');
+    const file = join(folder, `${number}_${name}.sql`);
+    writeFileSync(file, statements.map((statement) => statement.trim()).join(BREAKPOINT) + '\n');
+    writeFileSync(join(folder, 'snapshot.json'), JSON.stringify(snapshot, null, 2) + '\n');
+    written.push({ dialect, file, statements: statements.length });
+  }
+  return written;
+}
+
+async function diff(models: AnyModel[], dialect: Dialect, previous: unknown): Promise<{ snapshot: unknown; statements: string[] }> {
+  const kit = await loadDrizzleKit();
+  const tables = Object.fromEntries([...compileModels(models, dialect).values()].map((meta) => [meta.model.tableName, meta.table]));
+  if (dialect === 'sqlite') {
+    const snapshot = await kit.generateSQLiteDrizzleJson(tables);
+    const before = previous ?? (await kit.generateSQLiteDrizzleJson({}));
+    return { snapshot, statements: await kit.generateSQLiteMigration(before as never, snapshot) };
+  }
+  const snapshot = kit.generateDrizzleJson(tables);
+  const before = previous ?? kit.generateDrizzleJson({});
+  return { snapshot, statements: await kit.generateMigration(before as never, snapshot) };
+}
+
+async function loadDrizzleKit(): Promise<typeof import('drizzle-kit/api')> {
+  try {
+    return await import('drizzle-kit/api');
+  } catch (error) {
+    throw new ModelError('STRATA_MODEL_MIGRATION', 'Generating migrations needs drizzle-kit: `pnpm add -D drizzle-kit`.', { cause: error });
+  }
+}
+
+function readSnapshot(folder: string): unknown {
+  const file = join(folder, 'snapshot.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
+
+function listMigrations(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((file) => /^\d{4}_[\w-]+\.sql$/.test(file))
+    .sort();
+}
+
+/** Migration names in `dir` for the connected database's dialect that are not applied yet. */
+export async function pendingMigrations(options: { dir: string }): Promise<string[]> {
+  const registry = getRegistry();
+  const applied = await appliedMigrations();
+  return listMigrations(join(options.dir, registry.dialect)).filter((file) => !applied.has(file));
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction, recording each in
+ * the `strata_migrations` table. Returns the names applied.
+ */
+export async function migrate(options: { dir: string; onProgress?: (name: string) => void }): Promise<string[]> {
+  const registry = getRegistry();
+  const folder = join(options.dir, registry.dialect);
+  const pending = await pendingMigrations(options);
+  for (const name of pending) {
+    options.onProgress?.(name);
+    const statements = readFileSync(join(folder, name), 'utf8')
+      .split(BREAKPOINT.trim())
+      .map((statement) => statement.trim())
+      .filter(Boolean);
+    try {
+      await atomic(async () => {
+        for (const statement of statements) await registry.run((db) => execute(db, registry.dialect, statement));
+        await registry.run((db) =>
+          execute(db, registry.dialect, sql`insert into ${sql.identifier(TABLE)} (name, applied_at) values (${name}, ${new Date().toISOString()})`),
+        );
+      });
+    } catch (error) {
+      throw new ModelError('STRATA_MODEL_MIGRATION', `Migration ${name} failed and was rolled back: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return pending;
+}
+
+/**
+ * Creates every table of the registered models directly from the models, without
+ * migration files: for tests and throwaway scripts. Apps use {@link migrate}.
+ */
+export async function createSchema(): Promise<void> {
+  const registry = getRegistry();
+  const { statements } = await diff([...registry.models], registry.dialect, undefined);
+  await atomic(async () => {
+    for (const statement of statements) await registry.run((db) => execute(db, registry.dialect, statement));
+  });
+}
+
+async function appliedMigrations(): Promise<Set<string>> {
+  const registry = getRegistry();
+  await registry.run((db) =>
+    execute(db, registry.dialect, sql`create table if not exists ${sql.identifier(TABLE)} (name varchar(255) primary key, applied_at varchar(40) not null)`),
+  );
+  const rows: { name: string }[] = await registry.run((db) =>
+    registry.dialect === 'sqlite'
+      ? db.all(sql`select name from ${sql.identifier(TABLE)}`)
+      : db.execute(sql`select name from ${sql.identifier(TABLE)}`).then((result: { rows: { name: string }[] }) => result.rows),
+  );
+  return new Set(rows.map((row) => row.name));
+}
+
+function execute(db: any, dialect: Dialect, statement: string | ReturnType<typeof sql>) {
+  const query = typeof statement === 'string' ? sql.raw(statement) : statement;
+  return dialect === 'sqlite' ? db.run(query) : db.execute(query);
+}

@@ -1,0 +1,349 @@
+import { sql } from 'drizzle-orm';
+import { ModelError, MultipleFoundError, NotFoundError } from './errors.js';
+import type { Aggregate } from './expressions.js';
+import { getRegistry, txStorage, type Registry } from './registry.js';
+import type { BoundScopes, Model } from './model.js';
+import type {
+  AnyModel,
+  FieldPath,
+  InsertData,
+  OrderTerm,
+  Prefetched,
+  Row,
+  RowData,
+  RowWith,
+  ToOnePath,
+  UpdateData,
+  Where,
+} from './types.js';
+import type { Node } from './internal/where.js';
+import { assemble, emptyState, plan, selectQuery, whereSql, type QueryState } from './internal/select.js';
+import { runPrefetches } from './internal/prefetch.js';
+import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult } from './internal/write.js';
+import { RelatedSet } from './relatedSet.js';
+import { atomic } from './transaction.js';
+
+type ScopesOf<M> = M extends Model<string, any, any, infer S> ? S : {};
+/** A queryset of `M` yielding `R`, with the model's scopes as methods. */
+export type QS<M extends AnyModel, R> = QuerySet<M, R> & BoundScopes<ScopesOf<M>, M, R>;
+
+/** Combinators handed to a filter callback: `filter((q) => q.or({ a: 1 }, { b: 2 }))`. */
+export interface Combinators<M> {
+  and(...conditions: (Where<M> | Condition)[]): Condition;
+  or(...conditions: (Where<M> | Condition)[]): Condition;
+  not(condition: Where<M> | Condition): Condition;
+}
+/** An and/or/not condition built by {@link Combinators}. */
+export interface Condition {
+  readonly node: Node;
+}
+
+const toNode = (condition: Record<string, unknown> | Condition): Node =>
+  'node' in condition && typeof condition.node === 'object' && condition.node !== null && 'type' in (condition.node as object)
+    ? (condition as Condition).node
+    : { type: 'where', value: condition as Record<string, unknown> };
+
+const combinators: Combinators<any> = {
+  and: (...items) => ({ node: { type: 'and', items: items.map(toNode) } }),
+  or: (...items) => ({ node: { type: 'or', items: items.map(toNode) } }),
+  not: (item) => ({ node: { type: 'not', item: toNode(item) } }),
+};
+
+const scopedClasses = new WeakMap<AnyModel, typeof QuerySet>();
+
+/**
+ * A lazy, immutable, chainable query over a model. Nothing runs until it is awaited,
+ * iterated with `for await`, or a terminal method (`get`, `count`, …) is called.
+ * Every method returns a new queryset.
+ * @example const rows = await Product.objects.filter({ stock: { gt: 0 }, category: { name: 'Tea' } }).orderBy('-price').limit(10);
+ */
+export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]> {
+  readonly model: M;
+  /** @internal */
+  readonly state: QueryState;
+
+  /** @internal */
+  constructor(model: M, state: QueryState = emptyState) {
+    this.model = model;
+    this.state = state;
+  }
+
+  /** @internal A queryset over every row of `model`, with its scopes as methods. */
+  static forModel<M extends AnyModel>(model: M): any {
+    let Scoped = scopedClasses.get(model);
+    if (!Scoped) {
+      Scoped = class ScopedQuerySet extends QuerySet<AnyModel> {} as typeof QuerySet;
+      for (const [name, scope] of Object.entries(model.scopes as Record<string, (qs: unknown, ...args: unknown[]) => unknown>)) {
+        Object.defineProperty(Scoped.prototype, name, {
+          value(this: QuerySet<AnyModel>, ...args: unknown[]) {
+            return scope(this, ...args);
+          },
+        });
+      }
+      scopedClasses.set(model, Scoped);
+    }
+    return new Scoped(model);
+  }
+
+  /** @internal */
+  with<R2 = R>(changes: Partial<QueryState>): QS<M, R2> {
+    const Ctor = this.constructor as new (model: M, state: QueryState) => QuerySet<M, R2>;
+    return new Ctor(this.model, { ...this.state, ...changes }) as QS<M, R2>;
+  }
+
+  /** Rows matching every condition (AND); across relations with nested objects. */
+  filter(where: Where<M> | ((q: Combinators<M>) => Condition)): QS<M, R> {
+    return this.with({ nodes: [...this.state.nodes, this.nodeOf(where)] });
+  }
+
+  /** Rows not matching the condition. */
+  exclude(where: Where<M> | ((q: Combinators<M>) => Condition)): QS<M, R> {
+    return this.with({ nodes: [...this.state.nodes, { type: 'not', item: this.nodeOf(where) }] });
+  }
+
+  /** Ordering by field paths (`'name'`, `'-price'`, `'category.name'`); replaces earlier ordering. */
+  orderBy(...terms: OrderTerm<M>[]): QS<M, R> {
+    return this.with({ order: terms });
+  }
+
+  /**
+   * Ordering from strings chosen at run time (e.g. by a client): each term is checked against
+   * the model and an unknown one throws `STRATA_MODEL_UNKNOWN_FIELD` when the query runs.
+   */
+  orderByDynamic(...terms: string[]): QS<M, R> {
+    return this.with({ order: terms });
+  }
+
+  /** Filter from a dynamic object (e.g. built from client input); unknown keys throw `STRATA_MODEL_UNKNOWN_FIELD`. */
+  filterDynamic(where: Record<string, unknown>): QS<M, R> {
+    return this.with({ nodes: [...this.state.nodes, { type: 'where', value: where }] });
+  }
+
+  limit(count: number): QS<M, R> {
+    return this.with({ limit: nonNegative('limit', count) });
+  }
+
+  offset(count: number): QS<M, R> {
+    return this.with({ offset: nonNegative('offset', count) });
+  }
+
+  /** Loads to-one relations in the same query (LEFT JOIN); nested with dots: `'order.customer'`. */
+  selectRelated<P extends ToOnePath<M>>(...paths: P[]): QS<M, R & RowWith<M, P>> {
+    return this.with({ related: [...new Set([...this.state.related, ...paths])] });
+  }
+
+  /**
+   * Loads to-many relations (reverse foreign keys, many-to-many) with one extra query per
+   * relation, whatever the number of rows. Paths nest with dots (`'items.product'`); pass
+   * `{ items: OrderItem.objects.filter(...) }` to choose the queryset (and its row type).
+   */
+  prefetch<P extends string>(...paths: P[]): QS<M, R & Prefetched<M, P>>;
+  prefetch<T extends Record<string, QuerySet<any, any>>>(querysets: T): QS<M, R & { [K in keyof T]: T[K] extends QuerySet<any, infer X> ? X[] : never }>;
+  prefetch(...args: unknown[]): unknown {
+    const first = args[0];
+    const specs =
+      typeof first === 'object' && first !== null
+        ? Object.entries(first).map(([path, queryset]) => ({ path, queryset }))
+        : (args as string[]).map((path) => ({ path }));
+    return this.with({ prefetch: [...this.state.prefetch, ...specs] });
+  }
+
+  /** Loads only these fields (plus `id`); the rows are still branded rows of the model. */
+  only<K extends keyof RowData<M> & string>(...fields: K[]): QS<M, Pick<Row<M>, K | 'id' | keyof Row<M> & symbol>> {
+    return this.with({ only: fields });
+  }
+
+  distinct(): QS<M, R> {
+    return this.with({ distinct: true });
+  }
+
+  /**
+   * Locks the selected rows until the transaction ends (`SELECT … FOR UPDATE` on PostgreSQL).
+   * On SQLite it is a no-op: writes are serialised there. Must run inside `atomic()`.
+   */
+  selectForUpdate(): QS<M, R> {
+    return this.with({ forUpdate: true });
+  }
+
+  /** Runs the query and returns the rows. */
+  async fetch(): Promise<R[]> {
+    const registry = getRegistry();
+    const meta = registry.meta(this.model);
+    if (this.state.forUpdate && txStorage.getStore()?.registry !== registry) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', 'selectForUpdate() locks rows until the transaction ends; run it inside atomic().');
+    }
+    const p = plan(registry, meta, this.state);
+    const records: Record<string, any>[] = await registry.run((db) => selectQuery(db, registry, this.state, p));
+    const rows = records.map((record) => assemble(p, record, this.state.related));
+    if (this.state.prefetch.length && rows.length) await runPrefetches(registry, meta, rows, this.state.prefetch);
+    return rows as R[];
+  }
+
+  then<T1 = R[], T2 = never>(onfulfilled?: ((rows: R[]) => T1 | PromiseLike<T1>) | null, onrejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null): Promise<T1 | T2> {
+    return this.fetch().then(onfulfilled, onrejected);
+  }
+
+  /** The single matching row; throws `NotFoundError` or `MultipleFoundError`. */
+  async get(where?: Where<M>): Promise<R> {
+    const qs = where ? this.filter(where) : this;
+    const rows = await qs.with({ limit: 2, order: qs.state.order ?? [] }).fetch();
+    if (rows.length === 0) throw new NotFoundError(this.model.name);
+    if (rows.length > 1) throw new MultipleFoundError(this.model.name);
+    return rows[0] as R;
+  }
+
+  /** The first row by the current ordering (by `id` when none), or null. */
+  async first(): Promise<R | null> {
+    const order = this.state.order ?? (this.model.ordering.length ? this.model.ordering : ['id']);
+    const rows = await this.with({ order, limit: 1 }).fetch();
+    return (rows[0] as R | undefined) ?? null;
+  }
+
+  /** The last row by the current ordering (by `id` when none), or null. */
+  async last(): Promise<R | null> {
+    const order = this.state.order ?? (this.model.ordering.length ? this.model.ordering : ['id']);
+    const reversed = order.map((term) => (term.startsWith('-') ? term.slice(1) : `-${term}`));
+    const rows = await this.with({ order: reversed, limit: 1 }).fetch();
+    return (rows[0] as R | undefined) ?? null;
+  }
+
+  /** Number of matching rows (one `count(*)` query). */
+  async count(): Promise<number> {
+    const registry = getRegistry();
+    const meta = registry.meta(this.model);
+    if (this.state.limit !== undefined || this.state.offset !== undefined || this.state.distinct) {
+      const inner = this.with({ prefetch: [], related: [], order: [] });
+      const p = plan(registry, meta, inner.state);
+      const [row] = await registry.run((db) => {
+        const subquery = selectQuery(db, registry, inner.state, p).as('counted');
+        return db.select({ n: sql<number>`count(*)` }).from(subquery);
+      });
+      return Number(row.n);
+    }
+    const where = whereSql(registry, meta, this.state);
+    const [row] = await registry.run((db) => {
+      const query = db.select({ n: sql<number>`count(*)` }).from(meta.table);
+      return where ? query.where(where) : query;
+    });
+    return Number(row.n);
+  }
+
+  /** True when at least one row matches (stops at the first). */
+  async exists(): Promise<boolean> {
+    const registry = getRegistry();
+    const meta = registry.meta(this.model);
+    const where = whereSql(registry, meta, this.state);
+    const rows = await registry.run((db) => {
+      const query = db.select({ one: sql`1` }).from(meta.table);
+      return (where ? query.where(where) : query).limit(1);
+    });
+    return rows.length > 0;
+  }
+
+  /**
+   * Aggregates over the matching rows in one query.
+   * @example const { total, n } = await Product.objects.aggregate({ total: Sum<string>('price'), n: Count() });
+   */
+  async aggregate<T extends Record<string, Aggregate>>(spec: T): Promise<{ [K in keyof T]: T[K] extends Aggregate<infer V> ? V : never }> {
+    return aggregateRows(getRegistry(), this.model, this.state, spec) as never;
+  }
+
+  /** Plain objects of just these fields (not rows: they carry no brand). */
+  async values<K extends FieldPath<M>>(...fields: K[]): Promise<Record<K, unknown>[]> {
+    const rows = (await this.with({ only: fields.filter((f) => !f.includes('.')), prefetch: [], related: [] }).fetch()) as Record<string, unknown>[];
+    return rows.map((row) => Object.fromEntries(fields.map((field) => [field, row[field]]))) as Record<K, unknown>[];
+  }
+
+  /** Inserts one row (validated first; defaults applied) and returns it. */
+  async create(data: InsertData<M>): Promise<Row<M>> {
+    const [row] = await bulkInsert(getRegistry(), this.model, [data as Record<string, unknown>]);
+    return row as Row<M>;
+  }
+
+  /** Inserts many rows in as few statements as the driver allows; every row is validated first. */
+  async bulkCreate(data: readonly InsertData<M>[]): Promise<Row<M>[]> {
+    return (await bulkInsert(getRegistry(), this.model, data as unknown as Record<string, unknown>[])) as Row<M>[];
+  }
+
+  /** The row matching `lookup`, created from `lookup` + `defaults` when missing. Returns `[row, created]`. */
+  async getOrCreate(lookup: Where<M> & Partial<InsertData<M>>, defaults: Partial<InsertData<M>> = {}): Promise<[Row<M>, boolean]> {
+    const existing = await this.filter(lookup).with<Row<M>>({ prefetch: [], related: [] }).first();
+    if (existing) return [existing, false];
+    try {
+      return [await atomic(() => this.create({ ...lookup, ...defaults } as InsertData<M>)), true];
+    } catch (error) {
+      // Lost a race with a concurrent creator: the unique constraint tells, the row is there now.
+      const raced = await this.filter(lookup).with<Row<M>>({ prefetch: [], related: [] }).first();
+      if (raced) return [raced, false];
+      throw error;
+    }
+  }
+
+  /** Updates the row matching `lookup` with `defaults`, or creates it. Returns `[row, created]`. */
+  async updateOrCreate(lookup: Where<M> & Partial<InsertData<M>>, defaults: Partial<InsertData<M>> = {}): Promise<[Row<M>, boolean]> {
+    return atomic(async () => {
+      const existing = await this.filter(lookup).with<Row<M>>({ prefetch: [], related: [] }).selectForUpdate().first();
+      if (!existing) return [await this.create({ ...lookup, ...defaults } as InsertData<M>), true];
+      if (Object.keys(defaults).length) await this.model.objects.filter({ id: existing.id } as Where<M>).update(defaults as UpdateData<M>);
+      const fresh = await this.model.objects.get({ id: existing.id } as Where<M>);
+      return [fresh as Row<M>, false];
+    });
+  }
+
+  /**
+   * Updates every matching row in one statement; values may be column expressions
+   * (`F('stock').minus(1)`). Returns the number of rows updated.
+   */
+  async update(data: UpdateData<M>): Promise<number> {
+    return updateRows(getRegistry(), this.model, this.state, data as Record<string, unknown>);
+  }
+
+  /**
+   * Deletes the matching rows, honouring each relation's onDelete (cascade, protect,
+   * setNull, restrict) in one transaction. Returns the counts per model.
+   */
+  async delete(): Promise<DeleteResult> {
+    return deleteRows(getRegistry(), this.model, this.state);
+  }
+
+  /** The many-to-many set `name` of one row: add, remove, set, clear, all. */
+  related<K extends string>(owner: { id: unknown } | number | string, name: K): RelatedSet {
+    return new RelatedSet(this.model, owner, name);
+  }
+
+  /**
+   * Iterates in chunks (default 500 rows a query) so large tables never load at once.
+   * Without an explicit ordering it pages by primary key, which is safe under concurrent inserts.
+   */
+  async *iterate(options: { chunkSize?: number } = {}): AsyncGenerator<R> {
+    const size = options.chunkSize ?? 500;
+    const byKey = this.state.order === undefined && this.model.ordering.length === 0;
+    let after: unknown;
+    for (let offset = 0; ; offset += size) {
+      let page = byKey ? this.with({ order: ['id'], limit: size }) : this.with({ limit: size, offset: (this.state.offset ?? 0) + offset });
+      if (byKey && after !== undefined) page = page.filter({ id: { gt: after } } as Where<M>);
+      const rows = await page.fetch();
+      for (const row of rows) yield row;
+      if (rows.length < size) return;
+      after = (rows[rows.length - 1] as { id: unknown }).id;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<R> {
+    return this.iterate();
+  }
+
+  private nodeOf(where: Where<M> | ((q: Combinators<M>) => Condition)): Node {
+    if (typeof where === 'function') return where(combinators).node;
+    return { type: 'where', value: where as Record<string, unknown> };
+  }
+}
+
+function nonNegative(what: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `${what}() takes a non-negative integer, got ${String(value)}.`);
+  }
+  return value;
+}
+
+export type { Registry, DeleteResult };

@@ -1,0 +1,85 @@
+import { and, sql } from 'drizzle-orm';
+import { ModelError } from './errors.js';
+import { getRegistry } from './registry.js';
+import { atomic } from './transaction.js';
+import type { AnyModel } from './types.js';
+import { batchSql, makeRow } from './internal/select.js';
+import { unknownField } from './internal/where.js';
+
+type Key = number | string;
+const keyOf = (item: { id: unknown } | Key): Key => (typeof item === 'object' && item !== null ? (item.id as Key) : item);
+
+/**
+ * The many-to-many set of one row, e.g. a product's tags:
+ * `await Product.objects.related(product, 'tags').add(tea, green)`.
+ */
+export class RelatedSet {
+  constructor(
+    private readonly model: AnyModel,
+    private readonly owner: { id: unknown } | Key,
+    private readonly name: string,
+  ) {}
+
+  private relation() {
+    const registry = getRegistry();
+    const meta = registry.meta(this.model);
+    const relation = meta.manyToMany.get(this.name);
+    if (!relation) throw unknownField(this.model, this.name);
+    const through = registry.meta(relation.through).table;
+    return {
+      registry,
+      relation,
+      through,
+      ownerKey: `${relation.sourceField}Id`,
+      targetKey: `${relation.targetField}Id`,
+      ownerId: keyOf(this.owner),
+    };
+  }
+
+  /** Adds targets (rows or primary keys); ones already present are left as they are. */
+  async add(...targets: ({ id: unknown } | Key)[]): Promise<void> {
+    const { registry, through, ownerKey, targetKey, ownerId } = this.relation();
+    if (targets.length === 0) return;
+    const values = [...new Set(targets.map(keyOf))].map((id) => ({ [ownerKey]: ownerId, [targetKey]: id }));
+    await registry.run((db) => db.insert(through).values(values).onConflictDoNothing());
+  }
+
+  /** Removes targets from the set (the target rows themselves stay). */
+  async remove(...targets: ({ id: unknown } | Key)[]): Promise<void> {
+    const { registry, through, ownerKey, targetKey, ownerId } = this.relation();
+    if (targets.length === 0) return;
+    await registry.run((db) =>
+      db.delete(through).where(and(batchSql(registry, through[ownerKey], [ownerId]), batchSql(registry, through[targetKey], targets.map(keyOf)))),
+    );
+  }
+
+  /** Makes the set exactly `targets`, in one transaction. */
+  async set(targets: ({ id: unknown } | Key)[]): Promise<void> {
+    await atomic(async () => {
+      await this.clear();
+      await this.add(...targets);
+    });
+  }
+
+  /** Empties the set. */
+  async clear(): Promise<void> {
+    const { registry, through, ownerKey, ownerId } = this.relation();
+    await registry.run((db) => db.delete(through).where(batchSql(registry, through[ownerKey], [ownerId])));
+  }
+
+  /** The target rows, ordered by primary key. */
+  async all(): Promise<Record<string, unknown>[]> {
+    const { registry, relation, through, ownerKey, targetKey, ownerId } = this.relation();
+    const target = registry.meta(relation.target);
+    if (ownerId === undefined || ownerId === null) throw new ModelError('STRATA_MODEL_INVALID_QUERY', `related() needs a saved row or a primary key.`);
+    const records: Record<string, unknown>[] = await registry.run((db) =>
+      db
+        .select()
+        .from(target.table)
+        .where(sql`${target.table.id} in (select ${through[targetKey]} from ${through} where ${through[ownerKey]} = ${ownerId})`)
+        .orderBy(target.table.id),
+    );
+    return records.map((record) => makeRow(target, record));
+  }
+}
+
