@@ -69,7 +69,9 @@ async function diff(models: AnyModel[], dialect: Dialect, previous: unknown): Pr
   }
   const snapshot = kit.generateDrizzleJson(tables);
   const before = previous ?? kit.generateDrizzleJson({});
-  return { snapshot, statements: await kit.generateMigration(before as never, snapshot) };
+  // Unqualified names, so the migration applies to whichever schema search_path selects.
+  const statements = await kit.generateMigration(before as never, snapshot);
+  return { snapshot, statements: statements.map((statement) => statement.replaceAll('"public".', '')) };
 }
 
 async function loadDrizzleKit(): Promise<typeof import('drizzle-kit/api')> {
