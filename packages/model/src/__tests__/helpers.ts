@@ -5,9 +5,14 @@ import pg from 'pg';
 import { close, setup, type AnyModel, type Registry } from '..';
 import { createSchema } from '../migrations.js';
 
+export interface OpenOptions {
+  /** Registry debug mode (N+1 detector); default false so other tests stay quiet. */
+  debug?: boolean;
+}
+
 export interface TestDatabase {
   name: 'sqlite' | 'postgres';
-  open(models: readonly AnyModel[]): Promise<Registry>;
+  open(models: readonly AnyModel[], options?: OpenOptions): Promise<Registry>;
   close(): Promise<void>;
 }
 
@@ -21,9 +26,9 @@ function sqliteDatabase(): TestDatabase {
   let dir: string | undefined;
   return {
     name: 'sqlite',
-    async open(models) {
+    async open(models, options = {}) {
       dir = mkdtempSync(join(tmpdir(), 'strata-model-'));
-      const registry = await setup({ databaseUrl: `sqlite:${join(dir, 'test.sqlite')}`, models, debug: false });
+      const registry = await setup({ databaseUrl: `sqlite:${join(dir, 'test.sqlite')}`, models, debug: options.debug ?? false });
       await createSchema();
       return registry;
     },
@@ -39,13 +44,13 @@ function postgresDatabase(url: string): TestDatabase {
   const admin = () => new pg.Client({ connectionString: url });
   return {
     name: 'postgres',
-    async open(models) {
+    async open(models, options = {}) {
       schema = `strata_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
       const client = admin();
       await client.connect();
       await client.query(`create schema ${schema}`);
       await client.end();
-      const registry = await setup({ databaseUrl: url, models, schema, debug: false, poolSize: 20 });
+      const registry = await setup({ databaseUrl: url, models, schema, debug: options.debug ?? false, poolSize: 20 });
       await createSchema();
       return registry;
     },
