@@ -174,8 +174,13 @@ export const f = {
   date: <const O extends BaseFieldOptions<string>>(options?: O) => column<string, O, 'date'>('date', options),
   /** An instant, read and written as a `Date`, stored in UTC. */
   datetime: <const O extends BaseFieldOptions<Date>>(options?: O) => column<Date, O, 'datetime'>('datetime', options),
-  json: <TValue = unknown, const O extends BaseFieldOptions<TValue> = BaseFieldOptions<TValue>>(options?: O) =>
-    column<TValue, O, 'json'>('json', options),
+  /**
+   * JSON data (objects, arrays, strings, finite numbers, booleans). Give the type as
+   * `f.json<Tags>()`; a nullable field says so in the type too: `f.json<Tags | null>({ null: true })`.
+   * It is optional in `create()` types (the database or the validator rejects a missing required value).
+   */
+  json: <TValue = unknown>(options?: BaseFieldOptions<TValue>): Field<TValue, false, true, 'json'> =>
+    column<TValue, { default: TValue }, 'json'>('json', options as { default: TValue }),
   uuid: <const O extends BaseFieldOptions<string>>(options?: O) => column<string, O, 'uuid'>('uuid', options),
   choice: <const TChoice extends string, const O extends ChoiceOptions<TChoice>>(options: O & ChoiceOptions<TChoice>) =>
     column<TChoice, O, 'choice'>('choice', options, { choices: options.choices }),

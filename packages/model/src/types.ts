@@ -24,7 +24,7 @@ export type ScalarKeys<TFields> = {
   [K in keyof TFields]: TFields[K] extends Field<any, any, any, 'foreignKey' | 'oneToOne' | 'manyToMany'> ? never : K;
 }[keyof TFields] & string;
 export type ToOneKeys<TFields> = {
-  [K in keyof TFields]: TFields[K] extends RelationField<any, any, any> ? K : never;
+  [K in keyof TFields]: TFields[K] extends Field<any, any, any, 'foreignKey' | 'oneToOne'> ? K : never;
 }[keyof TFields] & string;
 export type ToManyKeys<TFields> = {
   [K in keyof TFields]: TFields[K] extends ManyToManyField<any> ? K : never;
