@@ -8,9 +8,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { ModelError } from './errors.js';
-import { getRegistry } from './registry.js';
+import { getRegistry, type Registry } from './registry.js';
 import { atomic } from './transaction.js';
 import type { AnyModel } from './types.js';
 import { compileModels, expandModels } from './internal/compile.js';
@@ -18,6 +19,7 @@ import type { Dialect } from './internal/columns.js';
 
 const BREAKPOINT = '\n--> statement-breakpoint\n';
 const TABLE = 'strata_migrations';
+const FOREIGN_KEYS_PRAGMA = /^PRAGMA foreign_keys\s*=\s*(ON|OFF);?$/i;
 
 export interface MakeMigrationsOptions {
   models: readonly AnyModel[];
@@ -65,13 +67,27 @@ async function diff(models: AnyModel[], dialect: Dialect, previous: unknown): Pr
   if (dialect === 'sqlite') {
     const snapshot = await kit.generateSQLiteDrizzleJson(tables);
     const before = previous ?? (await kit.generateSQLiteDrizzleJson({}));
-    return { snapshot, statements: await kit.generateSQLiteMigration(before as never, snapshot) };
+    const statements = await kit.generateSQLiteMigration(before as never, snapshot);
+    return { snapshot, statements: statements.map((statement) => copyExistingColumns(statement, before)) };
   }
   const snapshot = kit.generateDrizzleJson(tables);
   const before = previous ?? kit.generateDrizzleJson({});
   // Unqualified names, so the migration applies to whichever schema search_path selects.
   const statements = await kit.generateMigration(before as never, snapshot);
   return { snapshot, statements: statements.map((statement) => statement.replaceAll('"public".', '')) };
+}
+
+/**
+ * drizzle-kit rebuilds a SQLite table (to add a constraint, say) by copying every column of
+ * the *new* table out of the old one, which fails when the same change adds columns. Copy
+ * only the columns the old table has; the added ones take their defaults.
+ */
+function copyExistingColumns(statement: string, before: unknown): string {
+  const match = /^INSERT INTO `__new_(\w+)`\(([^)]*)\) SELECT [^;]* FROM `(\w+)`;$/.exec(statement.trim());
+  const old = match && (before as { tables?: Record<string, { columns?: Record<string, unknown> }> }).tables?.[match[3]!]?.columns;
+  if (!match || !old) return statement;
+  const columns = match[2]!.split(',').map((column) => column.trim()).filter((column) => JSON.parse(column) in old);
+  return `INSERT INTO \`__new_${match[1]}\`(${columns.join(', ')}) SELECT ${columns.join(', ')} FROM \`${match[3]}\`;`;
 }
 
 async function loadDrizzleKit(): Promise<typeof import('drizzle-kit/api')> {
@@ -116,17 +132,37 @@ export async function migrate(options: { dir: string; onProgress?: (name: string
       .map((statement) => statement.trim())
       .filter(Boolean);
     try {
-      await atomic(async () => {
-        for (const statement of statements) await registry.run((db) => execute(db, registry.dialect, statement));
-        await registry.run((db) =>
-          execute(db, registry.dialect, sql`insert into ${sql.identifier(TABLE)} (name, applied_at) values (${name}, ${new Date().toISOString()})`),
-        );
-      });
+      await apply(registry, name, statements);
     } catch (error) {
       throw new ModelError('STRATA_MODEL_MIGRATION', `Migration ${name} failed and was rolled back: ${(error as Error).message}`, { cause: error });
     }
   }
   return pending;
+}
+
+/** Runs one migration's statements and records it, in one transaction. */
+async function apply(registry: Registry, name: string, statements: string[]): Promise<void> {
+  // drizzle-kit brackets SQLite table rebuilds with PRAGMA foreign_keys=OFF/ON, which SQLite
+  // ignores inside a transaction; with keys on, DROP TABLE would run the ON DELETE actions of
+  // the rows pointing at the table (cascades delete them). Switch keys off around the
+  // transaction instead, and check them before committing.
+  const body = statements.filter((statement) => !FOREIGN_KEYS_PRAGMA.test(statement));
+  const keysOff = registry.dialect === 'sqlite' && body.length < statements.length;
+  const client = registry.client as BetterSqlite3.Database;
+  if (keysOff) client.pragma('foreign_keys = OFF');
+  try {
+    await atomic(async () => {
+      for (const statement of body) await registry.run((db) => execute(db, registry.dialect, statement));
+      if (keysOff && (client.pragma('foreign_key_check') as unknown[]).length > 0) {
+        throw new Error('it leaves rows whose foreign keys point at no row.');
+      }
+      await registry.run((db) =>
+        execute(db, registry.dialect, sql`insert into ${sql.identifier(TABLE)} (name, applied_at) values (${name}, ${new Date().toISOString()})`),
+      );
+    });
+  } finally {
+    if (keysOff) client.pragma('foreign_keys = ON');
+  }
 }
 
 /**

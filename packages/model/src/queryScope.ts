@@ -37,7 +37,8 @@ export async function runInQueryScope<T>(fn: () => Promise<T> | T, options: Quer
     onWarning: options.onWarning ?? ((message) => console.warn(message)),
     warned: new Set(),
   };
-  const result = await storage.run(scope, fn);
+  // Awaited inside the scope, so that a queryset returned unawaited by `fn` also runs in it.
+  const result = await storage.run(scope, async () => await fn());
   return { result, count: scope.count, shapes: scope.shapes };
 }
 
@@ -59,7 +60,12 @@ export function recordQuery(sqlText: string, debug: boolean, describe: (sqlText:
 }
 
 function callSite(): string {
-  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  // The driver and the model layer take a dozen frames before the caller's; the default limit is 10.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 50;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  const frames = stack.split('\n').slice(1);
   const site = frames.find(
     (line) => !/node:|node_modules|[\\/]packages[\\/]model[\\/](src[\\/](?!__tests__)|dist)/.test(line),
   );

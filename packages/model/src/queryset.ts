@@ -17,8 +17,8 @@ import type {
   Where,
 } from './types.js';
 import type { Node } from './internal/where.js';
-import { assemble, emptyState, plan, selectQuery, whereSql, type QueryState } from './internal/select.js';
-import { runPrefetches } from './internal/prefetch.js';
+import { assemble, emptyState, plan, selectQuery, valuesQuery, whereSql, type QueryState } from './internal/select.js';
+import { checkPrefetches, runPrefetches, withPrefetchKeys } from './internal/prefetch.js';
 import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult } from './internal/write.js';
 import { RelatedSet } from './relatedSet.js';
 import { atomic } from './transaction.js';
@@ -38,18 +38,27 @@ export interface Condition {
   readonly node: Node;
 }
 
-const toNode = (condition: Record<string, unknown> | Condition): Node =>
-  'node' in condition && typeof condition.node === 'object' && condition.node !== null && 'type' in (condition.node as object)
-    ? (condition as Condition).node
-    : { type: 'where', value: condition as Record<string, unknown> };
+// Conditions are recognised by identity, not by shape: `{ node: { type: 'x' } }` is also a
+// valid filter on a model with a relation named `node` to a model with a field named `type`.
+const conditions = new WeakSet<Condition>();
+const condition = (node: Node): Condition => {
+  const made = { node };
+  conditions.add(made);
+  return made;
+};
+
+const toNode = (item: Record<string, unknown> | Condition): Node =>
+  conditions.has(item as Condition) ? (item as Condition).node : { type: 'where', value: item as Record<string, unknown> };
 
 const combinators: Combinators<any> = {
-  and: (...items) => ({ node: { type: 'and', items: items.map(toNode) } }),
-  or: (...items) => ({ node: { type: 'or', items: items.map(toNode) } }),
-  not: (item) => ({ node: { type: 'not', item: toNode(item) } }),
+  and: (...items) => condition({ type: 'and', items: items.map(toNode) }),
+  or: (...items) => condition({ type: 'or', items: items.map(toNode) }),
+  not: (item) => condition({ type: 'not', item: toNode(item) }),
 };
 
 const scopedClasses = new WeakMap<AnyModel, typeof QuerySet>();
+
+const AGGREGATES = new Set<string>(['count', 'sum', 'avg', 'min', 'max']);
 
 /**
  * A lazy, immutable, chainable query over a model. Nothing runs until it is awaited,
@@ -101,7 +110,10 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
     return this.with({ nodes: [...this.state.nodes, { type: 'not', item: this.nodeOf(where) }] });
   }
 
-  /** Ordering by field paths (`'name'`, `'-price'`, `'category.name'`); replaces earlier ordering. */
+  /**
+   * Ordering by field paths (`'name'`, `'-price'`, `'category.name'`); replaces earlier ordering.
+   * NULL sorts as the largest value (last ascending, first descending) on both databases.
+   */
   orderBy(...terms: OrderTerm<M>[]): QS<M, R> {
     return this.with({ order: terms });
   }
@@ -172,10 +184,14 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
     if (this.state.forUpdate && txStorage.getStore()?.registry !== registry) {
       throw new ModelError('STRATA_MODEL_INVALID_QUERY', 'selectForUpdate() locks rows until the transaction ends; run it inside atomic().');
     }
-    const p = plan(registry, meta, this.state);
-    const records: Record<string, any>[] = await registry.run((db) => selectQuery(db, registry, this.state, p));
-    const rows = records.map((record) => assemble(p, record, this.state.related));
-    if (this.state.prefetch.length && rows.length) await runPrefetches(registry, meta, rows, this.state.prefetch);
+    checkPrefetches(registry, meta, this.state.prefetch);
+    const state = withPrefetchKeys(meta, this.state);
+    const p = plan(registry, meta, state);
+    // execute() rather than awaiting the builder: the query then starts (and is logged) in the
+    // caller's stack, which the N+1 detector reports as the call site.
+    const records: Record<string, any>[] = await registry.run((db) => selectQuery(db, registry, state, p).execute());
+    const rows = records.map((record) => assemble(p, record, state.related));
+    if (state.prefetch.length && rows.length) await runPrefetches(registry, meta, rows, state.prefetch);
     return rows as R[];
   }
 
@@ -186,7 +202,10 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
   /** The single matching row; throws `NotFoundError` or `MultipleFoundError`. */
   async get(where?: Where<M>): Promise<R> {
     const qs = where ? this.filter(where) : this;
-    const rows = await qs.with({ limit: 2, order: qs.state.order ?? [] }).fetch();
+    // Two rows are enough to tell one from many; a slice narrows that further, and keeps its
+    // ordering (which decides what the slice holds).
+    const sliced = qs.state.limit !== undefined || qs.state.offset !== undefined;
+    const rows = await qs.with({ limit: Math.min(qs.state.limit ?? 2, 2), order: sliced ? qs.state.order : (qs.state.order ?? []) }).fetch();
     if (rows.length === 0) throw new NotFoundError(this.model.name);
     if (rows.length > 1) throw new MultipleFoundError(this.model.name);
     return rows[0] as R;
@@ -195,12 +214,18 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
   /** The first row by the current ordering (by `id` when none), or null. */
   async first(): Promise<R | null> {
     const order = this.state.order ?? (this.model.ordering.length ? this.model.ordering : ['id']);
-    const rows = await this.with({ order, limit: 1 }).fetch();
+    const rows = await this.with({ order, limit: Math.min(this.state.limit ?? 1, 1) }).fetch();
     return (rows[0] as R | undefined) ?? null;
   }
 
-  /** The last row by the current ordering (by `id` when none), or null. */
+  /**
+   * The last row by the current ordering (by `id` when none), or null. Throws
+   * `STRATA_MODEL_INVALID_QUERY` on a sliced queryset, whose last row reversing cannot find.
+   */
   async last(): Promise<R | null> {
+    if (this.state.limit !== undefined || this.state.offset !== undefined) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', 'last() cannot reverse a sliced queryset; take the last of its rows, or reverse the ordering and use first().');
+    }
     const order = this.state.order ?? (this.model.ordering.length ? this.model.ordering : ['id']);
     const reversed = order.map((term) => (term.startsWith('-') ? term.slice(1) : `-${term}`));
     const rows = await this.with({ order: reversed, limit: 1 }).fetch();
@@ -216,28 +241,23 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
       const p = plan(registry, meta, inner.state);
       const [row] = await registry.run((db) => {
         const subquery = selectQuery(db, registry, inner.state, p).as('counted');
-        return db.select({ n: sql<number>`count(*)` }).from(subquery);
+        return db.select({ n: sql<number>`count(*)` }).from(subquery).execute();
       });
       return Number(row.n);
     }
     const where = whereSql(registry, meta, this.state);
     const [row] = await registry.run((db) => {
       const query = db.select({ n: sql<number>`count(*)` }).from(meta.table);
-      return where ? query.where(where) : query;
+      return (where ? query.where(where) : query).execute();
     });
     return Number(row.n);
   }
 
-  /** True when at least one row matches (stops at the first). */
+  /** True when at least one row matches (stops at the first); a slice such as `offset(10)` is honoured. */
   async exists(): Promise<boolean> {
-    const registry = getRegistry();
-    const meta = registry.meta(this.model);
-    const where = whereSql(registry, meta, this.state);
-    const rows = await registry.run((db) => {
-      const query = db.select({ one: sql`1` }).from(meta.table);
-      return (where ? query.where(where) : query).limit(1);
-    });
-    return rows.length > 0;
+    const limit = Math.min(this.state.limit ?? 1, 1);
+    const probe = this.with({ only: [], related: [], prefetch: [], order: [], distinct: false, forUpdate: false, limit });
+    return (await probe.fetch()).length > 0;
   }
 
   /**
@@ -245,13 +265,33 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
    * @example const { total, n } = await Product.objects.aggregate({ total: Sum<string>('price'), n: Count() });
    */
   async aggregate<T extends Record<string, Aggregate>>(spec: T): Promise<{ [K in keyof T]: T[K] extends Aggregate<infer V> ? V : never }> {
+    // The function name becomes SQL text: only the five built by Count()…Max() may reach it,
+    // never a look-alike object assembled from input.
+    for (const [name, aggregate] of Object.entries(spec as Record<string, Partial<Aggregate>>)) {
+      const known = aggregate?.kind === 'aggregate' && AGGREGATES.has(aggregate.fn!) && (aggregate.field === undefined || typeof aggregate.field === 'string');
+      if (!known) throw new ModelError('STRATA_MODEL_INVALID_QUERY', `aggregate({ ${name} }) takes Count(), Sum(), Avg(), Min() or Max().`);
+    }
     return aggregateRows(getRegistry(), this.model, this.state, spec) as never;
   }
 
-  /** Plain objects of just these fields (not rows: they carry no brand). */
+  /**
+   * Plain objects of just these field paths (`'name'`, `'category.name'`; every column when none
+   * is named), keyed by path. They are not rows (no brand); `distinct()` compares only them, and orders only by them.
+   */
   async values<K extends FieldPath<M>>(...fields: K[]): Promise<Record<K, unknown>[]> {
-    const rows = (await this.with({ only: fields.filter((f) => !f.includes('.')), prefetch: [], related: [] }).fetch()) as Record<string, unknown>[];
-    return rows.map((row) => Object.fromEntries(fields.map((field) => [field, row[field]]))) as Record<K, unknown>[];
+    const registry = getRegistry();
+    const meta = registry.meta(this.model);
+    const names: string[] = fields.length ? fields : [...meta.columns.keys()];
+    // Distinct rows can only be ordered by what they hold (PostgreSQL refuses anything else), so
+    // the model's default ordering is dropped and an explicit one must be among the values.
+    const order = this.state.distinct ? (this.state.order ?? []) : this.state.order;
+    const stray = this.state.distinct ? order?.find((term) => !names.includes(term.replace(/^-/, ''))) : undefined;
+    if (stray !== undefined) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `distinct().values() is ordered by "${stray}", which is not among the values; add it or order by a value.`);
+    }
+    const state: QueryState = { ...this.state, order, related: [], prefetch: [], only: undefined };
+    const p = plan(registry, meta, state);
+    return registry.run((db) => valuesQuery(db, registry, state, p, names).execute());
   }
 
   /** Inserts one row (validated first; defaults applied) and returns it. */
@@ -281,9 +321,19 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
 
   /** Updates the row matching `lookup` with `defaults`, or creates it. Returns `[row, created]`. */
   async updateOrCreate(lookup: Where<M> & Partial<InsertData<M>>, defaults: Partial<InsertData<M>> = {}): Promise<[Row<M>, boolean]> {
+    const find = () => this.filter(lookup).with<Row<M>>({ prefetch: [], related: [] }).selectForUpdate().first();
     return atomic(async () => {
-      const existing = await this.filter(lookup).with<Row<M>>({ prefetch: [], related: [] }).selectForUpdate().first();
-      if (!existing) return [await this.create({ ...lookup, ...defaults } as InsertData<M>), true];
+      let existing = await find();
+      if (!existing) {
+        try {
+          // A savepoint: losing the race to a concurrent creator (no row was there to lock)
+          // leaves the transaction usable, and the winner's row is then updated.
+          return [await atomic(() => this.create({ ...lookup, ...defaults } as InsertData<M>)), true];
+        } catch (error) {
+          existing = await find();
+          if (!existing) throw error;
+        }
+      }
       if (Object.keys(defaults).length) await this.model.objects.filter({ id: existing.id } as Where<M>).update(defaults as UpdateData<M>);
       const fresh = await this.model.objects.get({ id: existing.id } as Where<M>);
       return [fresh as Row<M>, false];
@@ -317,14 +367,27 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
    */
   async *iterate(options: { chunkSize?: number } = {}): AsyncGenerator<R> {
     const size = options.chunkSize ?? 500;
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `iterate() takes a chunkSize of at least 1, got ${String(size)}.`);
+    }
     const byKey = this.state.order === undefined && this.model.ordering.length === 0;
+    // A slice bounds the whole iteration: the first page starts at its offset, and the pages
+    // together stop at its limit.
+    let remaining = this.state.limit ?? Infinity;
+    let offset = this.state.offset ?? 0;
     let after: unknown;
-    for (let offset = 0; ; offset += size) {
-      let page = byKey ? this.with({ order: ['id'], limit: size }) : this.with({ limit: size, offset: (this.state.offset ?? 0) + offset });
-      if (byKey && after !== undefined) page = page.filter({ id: { gt: after } } as Where<M>);
+    while (remaining > 0) {
+      const limit = Math.min(size, remaining);
+      const page = !byKey
+        ? this.with({ limit, offset })
+        : after === undefined
+          ? this.with({ order: ['id'], limit })
+          : this.with({ order: ['id'], limit, offset: undefined }).filter({ id: { gt: after } } as Where<M>);
       const rows = await page.fetch();
       for (const row of rows) yield row;
-      if (rows.length < size) return;
+      if (rows.length < limit) return;
+      remaining -= rows.length;
+      offset += rows.length;
       after = (rows[rows.length - 1] as { id: unknown }).id;
     }
   }

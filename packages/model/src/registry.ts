@@ -125,6 +125,8 @@ export class Registry {
 }
 
 let current: Registry | undefined;
+/** True while a setup() is connecting, so a concurrent second call is refused, not raced. */
+let connecting = false;
 
 /**
  * Connects the database and registers the models. Importing models never connects;
@@ -132,16 +134,26 @@ let current: Registry | undefined;
  * @example await setup({ databaseUrl: 'sqlite:./shop.sqlite', models: [Category, Product] });
  */
 export async function setup(options: SetupOptions): Promise<Registry> {
-  if (current) {
+  if (current || connecting) {
     throw new ModelError('STRATA_MODEL_ALREADY_SETUP', 'setup() was already called; call close() before connecting another database.');
   }
+  connecting = true;
+  try {
+    current = await connect(options);
+    return current;
+  } finally {
+    connecting = false;
+  }
+}
+
+async function connect(options: SetupOptions): Promise<Registry> {
   const models = expandModels(Array.isArray(options.models) ? options.models : Object.values(options.models));
   const url = options.databaseUrl ?? process.env.DATABASE_URL ?? 'sqlite:./db.sqlite';
   const debug = options.debug ?? process.env.NODE_ENV !== 'production';
   const { connectorFor } = await import('./internal/connect.js');
-  const connect = await connectorFor(url, options);
-  const registry = new Registry({ dialect: connect.dialect, models, debug, connect: connect.open });
-  if (connect.dialect === 'postgres') {
+  const connector = await connectorFor(url, options);
+  const registry = new Registry({ dialect: connector.dialect, models, debug, connect: connector.open });
+  if (connector.dialect === 'postgres') {
     try {
       await registry.run((db) => db.execute('select 1'));
     } catch (error) {
@@ -149,7 +161,6 @@ export async function setup(options: SetupOptions): Promise<Registry> {
       throw new ModelError('STRATA_MODEL_DATABASE_URL', `Could not connect to PostgreSQL at ${redact(url)}: ${(error as Error).message}`, { cause: error });
     }
   }
-  current = registry;
   return registry;
 }
 

@@ -4,6 +4,7 @@ import { getRegistry } from './registry.js';
 import { atomic } from './transaction.js';
 import type { AnyModel } from './types.js';
 import { batchSql, makeRow } from './internal/select.js';
+import { isKey } from './internal/validate.js';
 import { unknownField } from './internal/where.js';
 
 type Key = number | string;
@@ -12,6 +13,7 @@ const keyOf = (item: { id: unknown } | Key): Key => (typeof item === 'object' &&
 /**
  * The many-to-many set of one row, e.g. a product's tags:
  * `await Product.objects.related(product, 'tags').add(tea, green)`.
+ * Changes emit `created`/`deleted` events on the through model (as `delete()` does).
  */
 export class RelatedSet {
   constructor(
@@ -26,31 +28,51 @@ export class RelatedSet {
     const relation = meta.manyToMany.get(this.name);
     if (!relation) throw unknownField(this.model, this.name);
     const through = registry.meta(relation.through).table;
+    const ownerId = keyOf(this.owner);
+    if (!isKey(this.model, ownerId)) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `related() on ${this.model.name} needs a saved row or a primary key, got ${String(ownerId)}.`);
+    }
     return {
       registry,
       relation,
       through,
       ownerKey: `${relation.sourceField}Id`,
       targetKey: `${relation.targetField}Id`,
-      ownerId: keyOf(this.owner),
+      ownerId,
     };
+  }
+
+  /** Target keys, checked like writes: a key of the wrong type is refused, never coerced. */
+  private targetKeys(target: AnyModel, targets: ({ id: unknown } | Key)[]): Key[] {
+    const keys = targets.map(keyOf);
+    const bad = keys.findIndex((key) => !isKey(target, key));
+    if (bad >= 0) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `${this.name} of ${this.model.name} takes rows or primary keys of ${target.name}, got ${String(keys[bad])}.`);
+    }
+    return keys;
   }
 
   /** Adds targets (rows or primary keys); ones already present are left as they are. */
   async add(...targets: ({ id: unknown } | Key)[]): Promise<void> {
-    const { registry, through, ownerKey, targetKey, ownerId } = this.relation();
+    const { registry, relation, through, ownerKey, targetKey, ownerId } = this.relation();
     if (targets.length === 0) return;
-    const values = [...new Set(targets.map(keyOf))].map((id) => ({ [ownerKey]: ownerId, [targetKey]: id }));
-    await registry.run((db) => db.insert(through).values(values).onConflictDoNothing());
+    const values = [...new Set(this.targetKeys(relation.target, targets))].map((id) => ({ [ownerKey]: ownerId, [targetKey]: id }));
+    const added: { id: Key }[] = await registry.run((db) => db.insert(through).values(values).onConflictDoNothing().returning({ id: through.id }));
+    registry.changed({ type: 'created', model: relation.through.name, pks: added.map((row) => row.id) });
   }
 
   /** Removes targets from the set (the target rows themselves stay). */
   async remove(...targets: ({ id: unknown } | Key)[]): Promise<void> {
-    const { registry, through, ownerKey, targetKey, ownerId } = this.relation();
+    const { registry, relation, through, ownerKey, targetKey, ownerId } = this.relation();
     if (targets.length === 0) return;
-    await registry.run((db) =>
-      db.delete(through).where(and(batchSql(registry, through[ownerKey], [ownerId]), batchSql(registry, through[targetKey], targets.map(keyOf)))),
+    const keys = this.targetKeys(relation.target, targets);
+    const removed: { id: Key }[] = await registry.run((db) =>
+      db
+        .delete(through)
+        .where(and(batchSql(registry, through[ownerKey], [ownerId]), batchSql(registry, through[targetKey], keys)))
+        .returning({ id: through.id }),
     );
+    registry.changed({ type: 'deleted', model: relation.through.name, pks: removed.map((row) => row.id) });
   }
 
   /** Makes the set exactly `targets`, in one transaction. */
@@ -63,15 +85,17 @@ export class RelatedSet {
 
   /** Empties the set. */
   async clear(): Promise<void> {
-    const { registry, through, ownerKey, ownerId } = this.relation();
-    await registry.run((db) => db.delete(through).where(batchSql(registry, through[ownerKey], [ownerId])));
+    const { registry, relation, through, ownerKey, ownerId } = this.relation();
+    const removed: { id: Key }[] = await registry.run((db) =>
+      db.delete(through).where(batchSql(registry, through[ownerKey], [ownerId])).returning({ id: through.id }),
+    );
+    registry.changed({ type: 'deleted', model: relation.through.name, pks: removed.map((row) => row.id) });
   }
 
   /** The target rows, ordered by primary key. */
   async all(): Promise<Record<string, unknown>[]> {
     const { registry, relation, through, ownerKey, targetKey, ownerId } = this.relation();
     const target = registry.meta(relation.target);
-    if (ownerId === undefined || ownerId === null) throw new ModelError('STRATA_MODEL_INVALID_QUERY', `related() needs a saved row or a primary key.`);
     const records: Record<string, unknown>[] = await registry.run((db) =>
       db
         .select()

@@ -59,7 +59,11 @@ export type UpdateData<M> = {
   [K in ScalarKeys<FieldsOf<M>>]?: ValueOfField<FieldsOf<M>[K]> | Expression;
 } & { [K in ToOneKeys<FieldsOf<M>> as `${K}Id`]?: PkOf<TargetOf<FieldsOf<M>[K]>> | null };
 
-/** Lookups available on a value of type `V`. */
+/**
+ * Lookups available on a value of type `V`. `ne` is the complement of `eq` (a NULL column matches
+ * it), as `exclude()` is of `filter()`. `contains`, `startsWith` and `endsWith` are case-sensitive
+ * on both databases; `icontains` and `iexact` are not. Pattern characters (`%`, `_`, `\`) match literally.
+ */
 export type Lookups<V> = {
   eq?: V;
   ne?: V;
@@ -114,9 +118,17 @@ type Related<M, P extends string> = {
     | (NullOfRel<FieldsOf<M>[K]> extends true ? null : never);
 };
 
-/** Rows added by `prefetch()` of forward many-to-many names (reverse relations are typed by the queryset form). */
+/**
+ * What `prefetch()` adds for each name: rows for a forward many-to-many, a row (or null) for a
+ * forward to-one. Reverse relations are declared on the other model, so they are `unknown` here
+ * (a list for a foreign key, a row or null for a one-to-one); the queryset form types them.
+ */
 export type Prefetched<M, P extends string> = {
-  [K in Head<P>]: K extends ToManyKeys<FieldsOf<M>> ? Row<TargetOf<FieldsOf<M>[K]>>[] : unknown[];
+  [K in Head<P>]: K extends ToManyKeys<FieldsOf<M>>
+    ? Row<TargetOf<FieldsOf<M>[K]>>[]
+    : K extends ToOneKeys<FieldsOf<M>>
+      ? Row<TargetOf<FieldsOf<M>[K]>> | (NullOfRel<FieldsOf<M>[K]> extends true ? null : never)
+      : unknown;
 };
 
 export type { AnyField };

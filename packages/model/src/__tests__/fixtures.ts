@@ -61,3 +61,22 @@ export const Profile = defineModel('shop.Profile', {
 });
 
 export const models = [Customer, Category, Tag, Product, Order, OrderItem, Profile];
+
+/** Write-side tests: an `onDelete: 'restrict'` key, and a nullable integer for not-null violations. */
+export const Shipment = defineModel('shop.Shipment', {
+  fields: {
+    order: f.foreignKey(() => Order, { onDelete: 'restrict', relatedName: 'shipments' }),
+    parcels: f.integer({ default: 1 }),
+    insuredParcels: f.integer({ null: true }),
+  },
+});
+
+export const writeModels = [...models, Shipment];
+
+/** Read-side tests: a relation named `node` to a model with a field named `type` (filter combinators). */
+export const GraphNode = defineModel('graph.Node', { fields: { type: f.text({ maxLength: 20 }) } });
+export const GraphEdge = defineModel('graph.Edge', {
+  fields: { node: f.foreignKey(() => GraphNode, { relatedName: 'edges' }), weight: f.integer() },
+});
+
+export const readModels = [...models, GraphNode, GraphEdge];

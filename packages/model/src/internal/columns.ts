@@ -24,6 +24,11 @@ export type Dialect = 'sqlite' | 'postgres';
  * correctly); datetimes as ISO-8601 UTC text (sortable); booleans as 0/1; JSON as text.
  */
 const sqliteText = sqliteCustom<{ data: string; driverData: string }>({ dataType: () => 'text' });
+// PostgreSQL's uuid type returns the canonical lower-case form; store (and compare) the same here.
+const sqliteUuid = sqliteCustom<{ data: string; driverData: string }>({
+  dataType: () => 'text',
+  toDriver: (value) => value.toLowerCase(),
+});
 const sqliteInteger = sqliteCustom<{ data: number; driverData: bigint | number }>({
   dataType: () => 'integer',
   fromDriver: (value) => Number(value),
@@ -80,6 +85,8 @@ function sqliteColumn(name: string, kind: string, config: FieldConfig) {
       return sqliteDatetime(name);
     case 'json':
       return sqliteJson(name);
+    case 'uuid':
+      return sqliteUuid(name);
     default:
       return sqliteText(name);
   }

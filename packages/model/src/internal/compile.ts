@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { index as sqliteIndex, integer as sqliteInteger, sqliteTable, text as sqliteTextColumn, uniqueIndex as sqliteUniqueIndex, check as sqliteCheck } from 'drizzle-orm/sqlite-core';
+import { index as sqliteIndex, integer as sqliteInteger, sqliteTable, uniqueIndex as sqliteUniqueIndex, check as sqliteCheck } from 'drizzle-orm/sqlite-core';
 import { check as pgCheck, index as pgIndex, integer as pgInteger, pgTable, uniqueIndex as pgUniqueIndex, uuid as pgUuid } from 'drizzle-orm/pg-core';
 import { f, type FieldConfig, type OnDelete } from '../fields.js';
 import { ModelError } from '../errors.js';
 import { Model, snakeCase, type FieldMap } from '../model.js';
 import type { AnyModel } from '../types.js';
 import { columnBuilder, type Dialect } from './columns.js';
+import { scaleDecimal } from './validate.js';
 
 /** A column of a compiled model: the row key, the drizzle column and the field rules. */
 export interface ColumnInfo {
@@ -155,7 +156,8 @@ function compileTable(model: AnyModel, dialect: Dialect, all: Map<AnyModel, Comp
     if (config.unique) builder = builder.unique(`${model.tableName}_${column}_unique`);
     if (config.default !== undefined) {
       defaults.push([key, config.default]);
-      if (isStaticSqlDefault(config.default)) builder = builder.default(config.default as never);
+      const fallback = sqlDefault(dialect, config);
+      if (fallback !== undefined) builder = builder.default(fallback as never);
     }
     if (target) {
       const onDelete = config.onDelete === 'setNull' ? 'set null' : config.onDelete === 'cascade' ? 'cascade' : 'restrict';
@@ -177,14 +179,26 @@ function compileTable(model: AnyModel, dialect: Dialect, all: Map<AnyModel, Comp
 }
 
 function primaryKey(model: AnyModel, dialect: Dialect) {
-  if (model.primaryKey === 'uuid') return dialect === 'sqlite' ? sqliteTextColumn('id').primaryKey() : pgUuid('id').primaryKey();
+  if (model.primaryKey === 'uuid') {
+    return dialect === 'sqlite' ? columnBuilder(dialect, 'id', { ...pkConfig, kind: 'uuid' }).primaryKey() : pgUuid('id').primaryKey();
+  }
   return dialect === 'sqlite'
     ? sqliteInteger('id').primaryKey({ autoIncrement: true })
     : pgInteger('id').primaryKey().generatedByDefaultAsIdentity();
 }
 
-function isStaticSqlDefault(value: unknown): value is string | number | boolean {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+/**
+ * The column's SQL DEFAULT, which fills existing rows when a migration adds a NOT NULL field
+ * (inserts through the model fill defaults themselves). Function defaults have none.
+ */
+function sqlDefault(dialect: Dialect, config: FieldConfig): unknown {
+  const value = config.default;
+  if (config.kind === 'decimal' && dialect === 'sqlite') {
+    // Stored scaled (see columns.ts), so the default must be too: '1.50' is 150.
+    return typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? sql.raw(String(scaleDecimal(value, config.scale ?? 2))) : undefined;
+  }
+  if (typeof value === 'bigint') return sql.raw(value.toString());
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined;
 }
 
 function constraints(model: AnyModel, dialect: Dialect, table: Record<string, unknown>, columns: Map<string, ColumnInfo>) {

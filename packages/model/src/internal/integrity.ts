@@ -45,13 +45,7 @@ function fromPostgres(e: DriverError, kind: ConstraintKind, registry: TableLooku
 
 function fromSqlite(e: DriverError, registry: TableLookup, cause: unknown): IntegrityError {
   const message = e.message ?? '';
-  const kind: ConstraintKind = e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-    ? 'unique'
-    : e.code === 'SQLITE_CONSTRAINT_NOTNULL'
-      ? 'notNull'
-      : e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
-        ? 'foreignKey'
-        : 'check';
+  const kind = sqliteKind(e.code, message);
   const columnMatch = /failed: (\w+)\.(\w+)/.exec(message);
   if (columnMatch) {
     const model = registry.modelByTable(columnMatch[1]!);
@@ -65,6 +59,14 @@ function fromSqlite(e: DriverError, registry: TableLookup, cause: unknown): Inte
     return new IntegrityError({ ...named(model, columnFromConstraint(constraint, table)), constraint, kind }, cause);
   }
   return new IntegrityError({ kind }, cause);
+}
+
+function sqliteKind(code: string | undefined, message: string): ConstraintKind {
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'unique';
+  if (code === 'SQLITE_CONSTRAINT_NOTNULL') return 'notNull';
+  // An ON DELETE RESTRICT violation comes as SQLITE_CONSTRAINT_TRIGGER; only the message tells.
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || message.startsWith('FOREIGN KEY constraint failed')) return 'foreignKey';
+  return 'check';
 }
 
 function columnFromConstraint(constraint: string | undefined, table: string | undefined): string | undefined {
@@ -87,7 +89,8 @@ function fieldForColumn(model: AnyModel, column: string): string | undefined {
     const expected = config.column ?? (isRelation ? `${snake(name)}_id` : snake(name));
     if (expected === column) return name;
   }
-  return column;
+  // A named check over several columns (`stock_nonnegative`) is no field: say so, rather than invent one.
+  return undefined;
 }
 
 const snake = (value: string) => value.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

@@ -9,28 +9,68 @@ type RowRecord = Record<string, unknown>;
 
 /** Resolves each prefetched relation with one batched query, then attaches the results. */
 export async function runPrefetches(registry: Registry, meta: CompiledModel, rows: RowRecord[], specs: readonly PrefetchSpec[]): Promise<void> {
+  for (const [name, group] of groupSpecs(specs)) await prefetchOne(registry, meta, rows, name, group.queryset, group.tails);
+}
+
+/**
+ * Checks every prefetch path and queryset, nested ones included, without running a query:
+ * a mistake must fail on the first run, not only once rows that would need it exist.
+ */
+export function checkPrefetches(registry: Registry, meta: CompiledModel, specs: readonly PrefetchSpec[]): void {
+  for (const [name, group] of groupSpecs(specs)) {
+    const { targetMeta, state } = resolve(registry, meta, name, group.queryset, group.tails);
+    plan(registry, targetMeta, state);
+    checkPrefetches(registry, targetMeta, state.prefetch);
+  }
+}
+
+function groupSpecs(specs: readonly PrefetchSpec[]): Map<string, { queryset: any; tails: string[] }> {
   const groups = new Map<string, { queryset: any; tails: string[] }>();
   for (const spec of specs) {
     const [head, ...rest] = spec.path.split('.');
+    if (spec.queryset && rest.length) {
+      throw new ModelError(
+        'STRATA_MODEL_INVALID_QUERY',
+        `prefetch({ '${spec.path}': … }) names a nested path; pass the queryset for "${head}" and nest inside it: prefetch({ ${head}: qs.prefetch(…) }).`,
+      );
+    }
     const group = groups.get(head!) ?? { queryset: undefined, tails: [] };
     if (spec.queryset) group.queryset = spec.queryset;
     if (rest.length) group.tails.push(rest.join('.'));
     groups.set(head!, group);
   }
-  for (const [name, group] of groups) await prefetchOne(registry, meta, rows, name, group.queryset, group.tails);
+  return groups;
 }
 
-async function prefetchOne(registry: Registry, meta: CompiledModel, rows: RowRecord[], name: string, custom: any, tails: string[]): Promise<void> {
+/** The relation `name` of `meta`, and the query state its rows are loaded with. */
+function resolve(registry: Registry, meta: CompiledModel, name: string, custom: any, tails: string[]) {
   const reverse = meta.reverse.get(name);
   const m2m = meta.manyToMany.get(name);
   const toOne = meta.toOne.get(name);
   const target = reverse?.source ?? m2m?.target ?? toOne?.target;
   if (!target) throw unknownField(meta.model, name);
-  const targetMeta = registry.meta(target);
-  const state = childState(registry, targetMeta, custom?.state, tails);
   if (custom && custom.model !== target) {
-    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `prefetch({ ${name} }) needs a queryset of ${target.name}, not of ${custom.model.name}.`);
+    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `prefetch({ ${name} }) needs a queryset of ${target.name}, not of ${custom.model?.name ?? String(custom)}.`);
   }
+  const targetMeta = registry.meta(target);
+  const state = withPrefetchKeys(targetMeta, childState(registry, targetMeta, custom?.state, tails), reverse ? [`${reverse.field}Id`] : []);
+  return { reverse, m2m, toOne, targetMeta, state };
+}
+
+/**
+ * `state` with the keys that prefetching matches rows by added to its `only()` fields (the
+ * key of each to-one relation it prefetches, plus `extra`), so that a projection never makes a
+ * relation look empty.
+ */
+export function withPrefetchKeys(meta: CompiledModel, state: QueryState, extra: readonly string[] = []): QueryState {
+  if (!state.only) return state;
+  const toOneKeys = [...groupSpecs(state.prefetch).keys()].flatMap((name) => meta.toOne.get(name)?.key ?? []);
+  const missing = [...new Set([...extra, ...toOneKeys])].filter((key) => !state.only!.includes(key));
+  return missing.length ? { ...state, only: [...state.only, ...missing] } : state;
+}
+
+async function prefetchOne(registry: Registry, meta: CompiledModel, rows: RowRecord[], name: string, custom: any, tails: string[]): Promise<void> {
+  const { reverse, m2m, toOne, targetMeta, state } = resolve(registry, meta, name, custom, tails);
   if (toOne) {
     const ids = unique(rows.map((row) => row[toOne.key]));
     const found = ids.length ? await fetchBatch(registry, targetMeta, { ...state, batch: { key: 'id', values: ids } }) : [];

@@ -95,7 +95,8 @@ function joinPath(registry: Registry, meta: CompiledModel, joins: Map<string, Jo
     const relation = current.toOne.get(segment);
     if (!relation) {
       if (current.reverse.has(segment) || current.manyToMany.has(segment)) {
-        throw new ModelError('STRATA_MODEL_INVALID_QUERY', `"${full}" crosses the to-many relation "${segment}"; use prefetch() for it.`);
+        const kind = current.reverse.get(segment)?.unique ? 'reverse one-to-one' : 'to-many';
+        throw new ModelError('STRATA_MODEL_INVALID_QUERY', `"${full}" crosses the ${kind} relation "${segment}", which is not joined; use prefetch() for it.`);
       }
       throw unknownField(current.model, segment);
     }
@@ -118,14 +119,29 @@ function orderTerm(registry: Registry, meta: CompiledModel, joins: Map<string, J
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `Ordering terms are field paths such as "name" or "-createdAt".`);
   }
   const descending = term.startsWith('-');
-  const segments = (descending ? term.slice(1) : term).split('.');
+  const { column, nullable } = columnAt(registry, meta, joins, descending ? term.slice(1) : term);
+  if (nullable && registry.dialect === 'sqlite') {
+    // NULL sorts as the largest value on both databases: PostgreSQL's rule, the reverse of SQLite's.
+    return descending ? sql`${column} desc nulls first` : sql`${column} asc nulls last`;
+  }
+  return descending ? desc(column) : asc(column);
+}
+
+/**
+ * The column a field path (`'price'`, `'category.name'`) names, joining to-one relations on the
+ * way; `nullable` when it may read NULL (a nullable field, or any field behind a LEFT JOIN).
+ */
+function columnAt(registry: Registry, meta: CompiledModel, joins: Map<string, Join>, path: string): { column: any; nullable: boolean } {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `Field paths are names such as "name" or "category.name".`);
+  }
+  const segments = path.split('.');
   const last = segments.pop()!;
-  const owner = segments.length ? joinPath(registry, meta, joins, segments, term) : undefined;
+  const owner = segments.length ? joinPath(registry, meta, joins, segments, path) : undefined;
   const ownerMeta = owner?.meta ?? meta;
   const key = ownerMeta.columns.has(last) ? last : ownerMeta.toOne.get(last)?.key;
   if (!key) throw unknownField(ownerMeta.model, last);
-  const column = (owner?.ref ?? meta.table)[key];
-  return descending ? desc(column) : asc(column);
+  return { column: (owner?.ref ?? meta.table)[key], nullable: owner !== undefined || ownerMeta.columns.get(key)!.config.null };
 }
 
 /** The SELECT for a plan: `{ t0: base columns, r1: joined columns, … }`. */
@@ -134,7 +150,20 @@ export function selectQuery(db: any, registry: Registry, state: QueryState, p: P
   const base = state.only ? pickColumns(meta, state.only) : meta.table;
   const shape: Record<string, unknown> = { t0: base, ...extra };
   for (const join of p.joins.values()) shape[join.name] = join.ref;
-  let query = (state.distinct ? db.selectDistinct(shape) : db.select(shape)).from(meta.table);
+  return joined(db, registry, state, p, shape);
+}
+
+/**
+ * The SELECT of `values()`: just the named field paths, keyed by path, so that `distinct()`
+ * compares those values alone.
+ */
+export function valuesQuery(db: any, registry: Registry, state: QueryState, p: Plan, fields: readonly string[]) {
+  const shape = Object.fromEntries(fields.map((field) => [field, columnAt(registry, p.meta, p.joins, field).column]));
+  return joined(db, registry, state, p, shape);
+}
+
+function joined(db: any, registry: Registry, state: QueryState, p: Plan, shape: Record<string, unknown>) {
+  let query = (state.distinct ? db.selectDistinct(shape) : db.select(shape)).from(p.meta.table);
   for (const join of p.joins.values()) query = query.leftJoin(join.ref, eq(join.ref.id, join.parentRef[join.key]));
   return finish(query, registry, state, p);
 }
@@ -143,7 +172,8 @@ export function finish(query: any, registry: Registry, state: QueryState, p: Pla
   if (p.where) query = query.where(p.where);
   if (p.orderBy.length) query = query.orderBy(...p.orderBy);
   if (state.limit !== undefined) query = query.limit(state.limit);
-  else if (state.offset !== undefined && registry.dialect === 'sqlite') query = query.limit(-1);
+  // SQLite only takes OFFSET after a LIMIT, and -1 is its "no limit" (drizzle drops a negative number).
+  else if (state.offset !== undefined && registry.dialect === 'sqlite') query = query.limit(sql`-1`);
   if (state.offset !== undefined) query = query.offset(state.offset);
   if (state.forUpdate && registry.dialect === 'postgres') query = query.for('update', { of: p.meta.table });
   return query;

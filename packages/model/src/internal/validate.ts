@@ -16,10 +16,14 @@ const INT64 = 9_223_372_036_854_775_807n;
  * are checked for type only; the database enforces that they exist.
  */
 export function validateData(model: AnyModel, data: Record<string, unknown>, partial: boolean): ValidationResult<Record<string, unknown>> {
-  const errors: FieldErrors = {};
-  const add = (field: string, message: string) => (errors[field] ??= []).push(message);
+  // A Map, so that keys such as "__proto__" from parsed JSON are reported, never assigned.
+  const errors = new Map<string, string[]>();
+  const add = (field: string, message: string) => errors.set(field, [...(errors.get(field) ?? []), message]);
   for (const key of Object.keys(data)) {
-    if (key === 'id') continue;
+    if (key === 'id') {
+      if (data.id !== undefined && !isKey(model, data.id)) add('id', `Expected ${keyKind(model)} primary key.`);
+      continue;
+    }
     const base = key.endsWith('Id') ? key.slice(0, -2) : key;
     const config = model.fields[base]?.config as FieldConfig | undefined;
     const isRelation = config && (config.kind === 'foreignKey' || config.kind === 'oneToOne');
@@ -41,7 +45,7 @@ export function validateData(model: AnyModel, data: Record<string, unknown>, par
       continue;
     }
     if (isExpression(value)) continue;
-    const message = isRelation ? checkRelation(value) : checkValue(config, value);
+    const message = isRelation ? checkRelation(config.target!(), value) : checkValue(config, value);
     if (message) {
       add(name, message);
       continue;
@@ -51,15 +55,21 @@ export function validateData(model: AnyModel, data: Record<string, unknown>, par
       if (typeof result === 'string') add(name, result);
     }
   }
-  return Object.keys(errors).length ? { ok: false, errors } : { ok: true, value: data };
+  return errors.size ? { ok: false, errors: Object.fromEntries(errors) } : { ok: true, value: data };
 }
 
-function checkRelation(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return undefined;
-  if (typeof value === 'string' && value.length > 0) return undefined;
+/** A relation is a row (or `{ id }`) or a primary key of the target's key type, never coerced. */
+function checkRelation(target: AnyModel, value: unknown): string | undefined {
   if (typeof value === 'object' && value !== null && 'id' in value) return undefined;
-  return 'Expected a row or a primary key.';
+  return isKey(target, value) ? undefined : `Expected a row or ${keyKind(target)} primary key.`;
 }
+
+/** True when `value` is a primary key of `model`'s kind (a safe integer, or a UUID string). */
+export function isKey(model: AnyModel, value: unknown): boolean {
+  return model.primaryKey === 'uuid' ? typeof value === 'string' && UUID.test(value) : typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+const keyKind = (model: AnyModel) => (model.primaryKey === 'uuid' ? 'a UUID' : 'an integer');
 
 /** Returns an error message when `value` does not fit the field, else undefined. */
 export function checkValue(config: FieldConfig, value: unknown): string | undefined {
@@ -88,7 +98,9 @@ export function checkValue(config: FieldConfig, value: unknown): string | undefi
     case 'datetime':
       return value instanceof Date && !Number.isNaN(value.getTime()) ? undefined : 'Expected a valid Date.';
     case 'json':
-      return isJson(value) ? undefined : 'Expected JSON data (objects, arrays, strings, finite numbers, booleans, null).';
+      if (!isJson(value)) return 'Expected JSON data (objects, arrays, strings, finite numbers, booleans, null).';
+      // PostgreSQL's jsonb cannot hold U+0000; refuse it on both databases alike.
+      return hasNul(value) ? 'Null characters are not allowed.' : undefined;
     default:
       return undefined;
   }
@@ -171,4 +183,10 @@ function isJson(value: unknown, depth = 0): boolean {
     return Object.values(value as object).every((item) => isJson(item, depth + 1));
   }
   return false;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || hasNul(item));
 }

@@ -1,7 +1,8 @@
-import { and, between, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
+import { and, between, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import { ModelError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import type { AnyModel } from '../types.js';
+import type { Dialect } from './columns.js';
 import type { CompiledModel, ColumnInfo } from './compile.js';
 import { ROW_MODEL } from './compile.js';
 import { checkValue } from './validate.js';
@@ -22,17 +23,25 @@ export function compileNode(registry: Registry, meta: CompiledModel, ref: any, n
       return compileWhere(registry, meta, ref, node.value);
     case 'and':
       return and(...node.items.map((item) => compileNode(registry, meta, ref, item)));
-    case 'or':
-      return node.items.length === 0 ? sql`1 = 0` : or(...node.items.map((item) => compileNode(registry, meta, ref, item)));
+    case 'or': {
+      if (node.items.length === 0) return sql`1 = 0`;
+      const items = node.items.map((item) => compileNode(registry, meta, ref, item));
+      // An empty condition matches every row, so an `or` holding one does too.
+      return items.includes(undefined) ? undefined : or(...items);
+    }
     case 'not': {
       const inner = compileNode(registry, meta, ref, node.item);
-      return inner ? not(inner) : sql`1 = 0`;
+      // `is not true` rather than NOT: a row whose condition is NULL (a NULL column, a NULL
+      // in an IN list) does not match it, so it belongs to the complement.
+      return inner ? sql`(${inner}) is not true` : sql`1 = 0`;
     }
   }
 }
 
 function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: Record<string, unknown>): SQL | undefined {
-  if (typeof where !== 'object' || where === null || Array.isArray(where)) {
+  // A Date, an array or a class instance has no field conditions; reading its own keys would
+  // quietly match every row.
+  if (!isPlainObject(where)) {
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `A filter on ${meta.model.name} must be an object of field conditions.`);
   }
   const parts: (SQL | undefined)[] = [];
@@ -41,7 +50,7 @@ function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: 
     if (value === undefined) continue;
     const column = meta.columns.get(key);
     if (column && Object.hasOwn(where, key)) {
-      parts.push(compileLookups(meta.model, column, ref[key], value));
+      parts.push(compileLookups(registry.dialect, meta.model, column, ref[key], value));
       continue;
     }
     const toOne = meta.toOne.get(key);
@@ -74,22 +83,24 @@ function subWhere(registry: Registry, meta: CompiledModel, value: unknown): SQL 
   if (typeof value !== 'object' || value === null) {
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `A filter across a to-many relation to ${meta.model.name} needs an object of conditions.`);
   }
+  // A row stands for itself (`{ tags: greenTag }`), not for a condition on each of its fields.
+  if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(meta.table.id, checked(meta.model, meta.columns.get('id')!, (value as { id: unknown }).id));
   return compileWhere(registry, meta, meta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
 }
 
 function compileToOne(registry: Registry, meta: CompiledModel, ref: any, key: string, target: AnyModel, value: unknown): SQL | undefined {
   const column = meta.columns.get(key)!;
   if (value === null) return isNull(ref[key]);
-  if (typeof value !== 'object') return compileLookups(meta.model, column, ref[key], value);
+  if (typeof value !== 'object') return compileLookups(registry.dialect, meta.model, column, ref[key], value);
   if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(ref[key], (value as { id: unknown }).id);
   const targetMeta = registry.meta(target);
   const inner = compileWhere(registry, targetMeta, targetMeta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
   return sql`${ref[key]} in (select ${targetMeta.table.id} from ${targetMeta.table} where ${inner})`;
 }
 
-function compileLookups(model: AnyModel, info: ColumnInfo, column: any, value: unknown): SQL | undefined {
+function compileLookups(dialect: Dialect, model: AnyModel, info: ColumnInfo, column: any, value: unknown): SQL | undefined {
   if (value === null) return isNull(column);
-  if (!isLookupObject(value)) return eq(column, checked(model, info, value));
+  if (!isPlainObject(value)) return eq(column, checked(model, info, value));
   const parts: (SQL | undefined)[] = [];
   for (const [lookup, operand] of Object.entries(value)) {
     if (!LOOKUPS.has(lookup) || !Object.hasOwn(value, lookup)) {
@@ -99,18 +110,20 @@ function compileLookups(model: AnyModel, info: ColumnInfo, column: any, value: u
     if (TEXT_ONLY.has(lookup) && !isTextual(info)) {
       throw new ModelError('STRATA_MODEL_INVALID_QUERY', `The "${lookup}" lookup needs a text field; ${model.name}.${info.key} is ${info.config.kind}.`);
     }
-    parts.push(lookupSql(model, info, column, lookup, operand));
+    parts.push(lookupSql(dialect, model, info, column, lookup, operand));
   }
   return and(...parts);
 }
 
-function lookupSql(model: AnyModel, info: ColumnInfo, column: any, lookup: string, operand: unknown): SQL {
+function lookupSql(dialect: Dialect, model: AnyModel, info: ColumnInfo, column: any, lookup: string, operand: unknown): SQL {
   const value = () => checked(model, info, operand);
   switch (lookup) {
     case 'eq':
       return operand === null ? isNull(column) : eq(column, value());
     case 'ne':
-      return operand === null ? isNotNull(column) : ne(column, value());
+      if (operand === null) return isNotNull(column);
+      // The complement of eq, as exclude() is: NULL is not equal to the operand.
+      return info.config.null ? or(ne(column, value()), isNull(column))! : ne(column, value());
     case 'gt':
       return gt(column, value());
     case 'gte':
@@ -132,19 +145,24 @@ function lookupSql(model: AnyModel, info: ColumnInfo, column: any, lookup: strin
       if (typeof operand !== 'boolean') throw invalid(model, info, 'isNull needs true or false');
       return operand ? isNull(column) : isNotNull(column);
     case 'iexact':
-      return sql`lower(${column}) = lower(${text(model, info, operand)})`;
+      return sql`lower(${textOf(dialect, info, column)}) = lower(${text(model, info, operand)})`;
     default:
-      return likeSql(column, lookup, text(model, info, operand));
+      return likeSql(dialect, textOf(dialect, info, column), lookup, text(model, info, operand));
   }
 }
 
+/** PostgreSQL has no text functions (lower, LIKE, strpos) on uuid and date columns. */
+function textOf(dialect: Dialect, info: ColumnInfo, column: any): any {
+  return dialect === 'postgres' && (info.config.kind === 'uuid' || info.config.kind === 'date') ? sql`${column}::text` : column;
+}
+
 /** Pattern lookups: special characters in the operand are escaped, never interpreted. */
-function likeSql(column: any, lookup: string, operand: string): SQL {
+function likeSql(dialect: Dialect, column: any, lookup: string, operand: string): SQL {
   const escaped = operand.replace(/[\\%_]/g, (c) => `\\${c}`);
   const pattern = lookup === 'startsWith' ? `${escaped}%` : lookup === 'endsWith' ? `%${escaped}` : `%${escaped}%`;
   if (lookup === 'icontains') return sql`lower(${column}) like lower(${pattern}) escape '\\'`;
   // Case-sensitive on both dialects (SQLite's LIKE ignores ASCII case, so compare by position there).
-  if (lookup === 'contains') return sql`instr(${column}, ${operand}) > 0`;
+  if (lookup === 'contains') return dialect === 'postgres' ? sql`strpos(${column}, ${operand}) > 0` : sql`instr(${column}, ${operand}) > 0`;
   if (lookup === 'startsWith') return sql`substr(${column}, 1, length(${operand})) = ${operand}`;
   return sql`substr(${column}, length(${column}) - length(${operand}) + 1) = ${operand}`;
 }
@@ -155,6 +173,7 @@ function isTextual(info: ColumnInfo): boolean {
 
 function text(model: AnyModel, info: ColumnInfo, operand: unknown): string {
   if (typeof operand !== 'string') throw invalid(model, info, 'expected a string');
+  if (operand.includes('\u0000')) throw invalid(model, info, 'null characters are not allowed');
   return operand;
 }
 
@@ -166,13 +185,13 @@ function arrayOperand(model: AnyModel, info: ColumnInfo, lookup: string, operand
 /** Filter values are checked like writes: a wrong type is an error, never coerced. */
 function checked(model: AnyModel, info: ColumnInfo, value: unknown): unknown {
   const isRelation = info.config.kind === 'foreignKey' || info.config.kind === 'oneToOne';
-  if (isRelation || info.key === 'id') {
-    const ok = (typeof value === 'number' && Number.isSafeInteger(value)) || typeof value === 'string';
-    if (!ok) throw invalid(model, info, 'expected a primary key (an integer or a string)');
-    return value;
-  }
-  const message = checkValue(info.config, value);
-  if (message && !message.startsWith('Ensure')) throw invalid(model, info, message);
+  // A key is checked as the primary key it refers to, so `'abc'` for an integer key is refused
+  // here rather than failing (PostgreSQL) or matching nothing (SQLite) in the database.
+  const config = isRelation ? { ...info.config, kind: info.config.target!().primaryKey } : info.config;
+  const message = checkValue(config, value);
+  // Range and length rules bound what is stored, not what may be compared with it; extra
+  // decimal places are refused, as SQLite (scaled integers) would silently truncate them.
+  if (message && (!message.startsWith('Ensure') || message.includes('decimal places'))) throw invalid(model, info, message);
   return value;
 }
 
@@ -180,8 +199,8 @@ function invalid(model: AnyModel, info: ColumnInfo, message: string): ModelError
   return new ModelError('STRATA_MODEL_INVALID_QUERY', `Invalid filter value for ${model.name}.${info.key}: ${message}`);
 }
 
-function isLookupObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || value instanceof Date || Array.isArray(value)) return false;
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
   return Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
 }
 

@@ -22,14 +22,14 @@ export async function bulkInsert(registry: Registry, model: AnyModel, list: read
   const meta = registry.meta(model);
   if (list.length === 0) return [];
   const prepared = list.map((data) => prepare(meta, data));
-  const errors: FieldErrors = {};
+  const errors: [string, string[]][] = [];
   prepared.forEach((data, index) => {
     const result = validateData(model, data, false);
     if (!result.ok) {
-      for (const [field, messages] of Object.entries(result.errors)) errors[list.length === 1 ? field : `${index}.${field}`] = messages;
+      for (const [field, messages] of Object.entries(result.errors)) errors.push([list.length === 1 ? field : `${index}.${field}`, messages]);
     }
   });
-  if (Object.keys(errors).length) throw new ValidationError(model.name, errors);
+  if (errors.length) throw new ValidationError(model.name, Object.fromEntries(errors) as FieldErrors);
   const columnsPerRow = meta.columns.size;
   const chunkSize = Math.max(1, Math.floor((registry.dialect === 'sqlite' ? 30_000 : 60_000) / columnsPerRow));
   const insertAll = async () => {
@@ -50,13 +50,16 @@ function prepare(meta: CompiledModel, data: Data): Data {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `create() on ${meta.model.name} takes an object of field values.`);
   }
-  const out: Data = {};
-  for (const key of Object.keys(data)) {
-    const relation = meta.toOne.get(key);
-    const value = data[key];
-    if (relation) out[relation.key] = value !== null && typeof value === 'object' ? (value as { id: unknown }).id : value;
-    else out[key] = value;
-  }
+  // fromEntries keeps a "__proto__" key of parsed JSON as data, for validation to refuse,
+  // where assigning it would set the prototype and smuggle fields past validation.
+  const out: Data = Object.fromEntries(
+    Object.keys(data).map((key) => {
+      const relation = meta.toOne.get(key);
+      const value = data[key];
+      if (!relation) return [key, value];
+      return [relation.key, value !== null && typeof value === 'object' ? (value as { id: unknown }).id : value];
+    }),
+  );
   for (const [key, fallback] of meta.defaults) {
     if (out[key] === undefined) out[key] = typeof fallback === 'function' ? (fallback as () => unknown)() : structuredClone(fallback);
   }
@@ -72,6 +75,8 @@ export async function updateRows(registry: Registry, model: AnyModel, state: Que
   if (!result.ok) throw new ValidationError(model.name, result.errors);
   const set: Data = {};
   for (const [key, value] of Object.entries(values)) {
+    // As in create(), an undefined value means "not given", not NULL.
+    if (value === undefined) continue;
     const info = meta.columns.get(key)!;
     set[key] = isExpression(value) ? expressionSql(registry, meta, info, value) : value;
   }
@@ -85,24 +90,61 @@ export async function updateRows(registry: Registry, model: AnyModel, state: Que
   return rows.length;
 }
 
+const NUMERIC = ['integer', 'bigint', 'decimal', 'float'];
+const INTEGRAL = ['integer', 'bigint'];
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
 function expressionSql(registry: Registry, meta: CompiledModel, info: ColumnInfo, expression: Expression): SQL {
   const source = meta.columns.get(expression.field);
   if (!source) throw unknownField(meta.model, expression.field);
-  const numeric = ['integer', 'bigint', 'decimal', 'float'];
-  if (!numeric.includes(source.config.kind) || !numeric.includes(info.config.kind)) {
-    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `F('${expression.field}') arithmetic needs numeric fields on ${meta.model.name}.`);
-  }
-  let out: SQL = sql`${meta.table[source.key]}`;
-  for (const { op, operand } of expression.ops) {
-    if (!['number', 'bigint', 'string'].includes(typeof operand) || (typeof operand === 'string' && !/^-?\d+(\.\d+)?$/.test(operand))) {
-      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `F() operands are numbers (or decimal strings), got ${String(operand)}.`);
+  const invalid = (message: string) => new ModelError('STRATA_MODEL_INVALID_QUERY', `F('${expression.field}') on ${meta.model.name}: ${message}`);
+  const [from, to] = [source.config, info.config];
+  if (!NUMERIC.includes(from.kind) || !NUMERIC.includes(to.kind)) throw invalid('arithmetic needs numeric fields.');
+  // Both dialects must store the same value: SQLite keeps decimals as scaled integers and
+  // integer columns accept fractions silently, so only kinds that map exactly are combined.
+  const compatible =
+    from.kind === 'decimal' || to.kind === 'decimal'
+      ? from.kind === to.kind && (from.scale ?? 2) === (to.scale ?? 2)
+      : !INTEGRAL.includes(to.kind) || INTEGRAL.includes(from.kind);
+  if (!compatible) throw invalid(`a ${from.kind} value cannot be stored in the ${to.kind} field ${info.key}.`);
+  const ops = expression.ops.map(({ op, operand }) => {
+    const text = typeof operand === 'bigint' ? operand.toString() : typeof operand === 'number' || typeof operand === 'string' ? String(operand) : '';
+    if (!DECIMAL_TEXT.test(text)) throw invalid(`operands are numbers, bigints or decimal strings, got ${String(operand)}.`);
+    if (INTEGRAL.includes(to.kind) && text.includes('.')) throw invalid(`the integer field ${info.key} takes integer operands, got ${text}.`);
+    if (op === '/' && /^-?[0.]+$/.test(text)) throw invalid('division by zero.');
+    return { op, operand, text };
+  });
+  const column = sql`${meta.table[source.key]}`;
+  if (registry.dialect === 'sqlite' && to.kind === 'decimal') return scaledDecimalSql(column, ops, to.scale ?? 2);
+  return ops.reduce((out, { op, operand }) => sql`(${out} ${sql.raw(op)} ${operand})`, column);
+}
+
+/**
+ * Decimal arithmetic on SQLite, where a decimal is an integer scaled by 10^scale: the result
+ * is tracked as an exact fraction `numerator / denominator` of integers and rounded once at
+ * the end, half away from zero, as PostgreSQL rounds a numeric into numeric(p, s).
+ */
+function scaledDecimalSql(column: SQL, ops: { op: string; text: string }[], scale: number): SQL {
+  let numerator = column;
+  let denominator = 1n;
+  for (const { op, text } of ops) {
+    const places = text.split('.')[1]?.length ?? 0;
+    const digits = BigInt(text.replace('.', ''));
+    const unit = 10n ** BigInt(places);
+    if (op === '*') [numerator, denominator] = [sql`(${numerator} * ${digits})`, denominator * unit];
+    else if (op === '/') {
+      const sign = digits < 0n ? -1n : 1n;
+      [numerator, denominator] = [sql`(${numerator} * ${sign * unit})`, denominator * sign * digits];
+    } else if (places <= scale) {
+      numerator = sql`(${numerator} ${sql.raw(op)} ${digits * 10n ** BigInt(scale - places) * denominator})`;
+    } else {
+      // More places than the field keeps: widen the denominator so the sum stays exact.
+      const term = digits * 10n ** BigInt(scale) * denominator;
+      [numerator, denominator] = [sql`(${numerator} * ${unit} ${sql.raw(op)} ${term})`, denominator * unit];
     }
-    const scaled = registry.dialect === 'sqlite' && source.config.kind === 'decimal' && (op === '+' || op === '-')
-      ? scaleDecimal(String(operand), source.config.scale ?? 2)
-      : operand;
-    out = sql`(${out} ${sql.raw(op)} ${scaled})`;
   }
-  return out;
+  if (denominator === 1n) return numerator;
+  return sql`(case when ${numerator} >= 0 then (2 * ${numerator} + ${denominator}) / ${2n * denominator} else -((-2 * ${numerator} + ${denominator}) / ${2n * denominator}) end)`;
 }
 
 /** WHERE for writes; sliced or ordered querysets select their ids in a subquery. */
@@ -134,7 +176,8 @@ export async function deleteRows(registry: Registry, model: AnyModel, state: Que
     }
     const byModel: Record<string, number> = {};
     let count = 0;
-    for (const [target, ids] of [...plan.entries()].reverse()) {
+    for (const target of deletionOrder(plan)) {
+      const ids = plan.get(target)!;
       const deleted: { id: number | string }[] = await registry.run((db) =>
         db.delete(target.table).where(batchSql(registry, target.table.id, [...ids])).returning({ id: target.table.id }),
       );
@@ -157,8 +200,6 @@ async function collect(
   const seen = plan.get(meta) ?? new Set();
   const fresh = ids.filter((id) => !seen.has(id));
   if (fresh.length === 0) return;
-  // Re-inserting moves the model after its referrers, so dependants are deleted first.
-  plan.delete(meta);
   plan.set(meta, new Set([...seen, ...fresh]));
   for (const referrer of meta.referrers) {
     const source = registry.meta(referrer.source);
@@ -174,6 +215,28 @@ async function collect(
   }
 }
 
+/**
+ * The collected models, every one after the models whose rows point at it (depth-first,
+ * referrers first). Deleting a model before one of its referrers would let the database's own
+ * ON DELETE CASCADE remove those rows unseen: missing from the counts and the change events.
+ */
+function deletionOrder(plan: Map<CompiledModel, Set<unknown>>): CompiledModel[] {
+  const byModel = new Map([...plan.keys()].map((meta) => [meta.model, meta]));
+  const order: CompiledModel[] = [];
+  const visited = new Set<CompiledModel>();
+  const visit = (meta: CompiledModel) => {
+    if (visited.has(meta)) return;
+    visited.add(meta);
+    for (const referrer of meta.referrers) {
+      const source = byModel.get(referrer.source);
+      if (source) visit(source);
+    }
+    order.push(meta);
+  };
+  for (const meta of plan.keys()) visit(meta);
+  return order;
+}
+
 /** One SELECT of aggregates; values decoded like the field (decimals stay exact strings). */
 export async function aggregateRows(registry: Registry, model: AnyModel, state: QueryState, spec: Record<string, Aggregate>): Promise<Data> {
   const meta = registry.meta(model);
@@ -185,7 +248,8 @@ export async function aggregateRows(registry: Registry, model: AnyModel, state: 
     const column = info ? meta.table[info.key] : undefined;
     [shape[name], decoders[name]] = aggregateSql(registry, aggregate, column, info);
   }
-  const where = whereSql(registry, meta, state);
+  // Like update and delete, a sliced queryset aggregates only its slice.
+  const where = targetWhere(registry, meta, state);
   const [row] = await registry.run((db) => {
     const query = db.select(shape).from(meta.table);
     return where ? query.where(where) : query;

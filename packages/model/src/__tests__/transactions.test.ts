@@ -1,0 +1,174 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { atomic, F, inTransaction, isStrataError, onChange, type ChangeEvent } from '..';
+import { databases } from './helpers.js';
+import { Product, Tag, models } from './fixtures.js';
+
+/** A promise with its resolve function, to hold a transaction open. */
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+const labels = async (prefix: string) =>
+  (await Tag.objects.filter({ label: { startsWith: prefix } }).orderBy('label')).map((tag) => tag.label);
+
+describe.each(databases)('atomic ($name)', (db) => {
+  beforeAll(() => db.open(models));
+  afterAll(() => db.close());
+
+  let events: ChangeEvent[] = [];
+  let stop: (() => void) | undefined;
+  const listen = () => {
+    events = [];
+    stop = onChange((event) => events.push(event));
+  };
+  afterEach(() => stop?.());
+
+  it('commits when the function resolves and returns its value', async () => {
+    expect(inTransaction()).toBe(false);
+    const result = await atomic(async () => {
+      expect(inTransaction()).toBe(true);
+      await Tag.objects.create({ label: 'commit-a' });
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect(await labels('commit-')).toEqual(['commit-a']);
+  });
+
+  it('rolls back every write when the function throws, and rethrows', async () => {
+    listen();
+    const error = new Error('changed my mind');
+    await expect(
+      atomic(async () => {
+        await Tag.objects.create({ label: 'rollback-a' });
+        await Tag.objects.filter({ label: 'commit-a' }).update({ label: 'rollback-renamed' });
+        throw error;
+      }),
+    ).rejects.toBe(error);
+    expect(await labels('rollback-')).toEqual([]);
+    expect(await labels('commit-')).toEqual(['commit-a']);
+    expect(events).toEqual([]);
+  });
+
+  it('rolls back an inner savepoint only, when its failure is caught', async () => {
+    listen();
+    await atomic(async () => {
+      await Tag.objects.create({ label: 'nest-outer' });
+      await expect(
+        atomic(async () => {
+          await Tag.objects.create({ label: 'nest-inner' });
+          expect(await labels('nest-')).toEqual(['nest-inner', 'nest-outer']);
+          throw new Error('inner');
+        }),
+      ).rejects.toThrow('inner');
+      expect(inTransaction()).toBe(true);
+      await atomic(() => Tag.objects.create({ label: 'nest-second' }));
+      expect(events).toEqual([]);
+    });
+    expect(await labels('nest-')).toEqual(['nest-outer', 'nest-second']);
+    expect(events.map((e) => e.type)).toEqual(['created', 'created']);
+    const ids = (await Tag.objects.filter({ label: { in: ['nest-outer', 'nest-second'] } }).orderBy('id')).map((t) => t.id);
+    expect(events.flatMap((e) => e.pks)).toEqual(ids);
+  });
+
+  it('rolls back a committed inner savepoint with the outer transaction', async () => {
+    await expect(
+      atomic(async () => {
+        await atomic(() => Tag.objects.create({ label: 'undone-inner' }));
+        throw new Error('outer');
+      }),
+    ).rejects.toThrow('outer');
+    expect(await labels('undone-')).toEqual([]);
+  });
+
+  it('delivers change events after commit, in order, and none on rollback', async () => {
+    listen();
+    const seenInside: number[] = [];
+    const tag = await atomic(async () => {
+      const created = await Tag.objects.create({ label: 'events-a' });
+      await Tag.objects.filter({ id: created.id }).update({ label: 'events-b' });
+      seenInside.push(events.length);
+      return created;
+    });
+    expect(seenInside).toEqual([0]);
+    expect(events).toEqual([
+      { type: 'created', model: 'shop.Tag', pks: [tag.id] },
+      { type: 'updated', model: 'shop.Tag', pks: [tag.id] },
+    ]);
+    events.length = 0;
+    await atomic(() => Tag.objects.create({ label: 'events-c' }).then(() => Promise.reject(new Error('no')))).catch(() => {});
+    expect(events).toEqual([]);
+  });
+
+  it('refuses selectForUpdate() outside atomic()', async () => {
+    const error = await Product.objects.selectForUpdate().first().catch((e: unknown) => e);
+    expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY')).toBe(true);
+    expect((error as Error).message).toContain('atomic()');
+  });
+
+  it('sells exactly the stock to 50 concurrent buyers that lock the row', async () => {
+    const { id } = await Product.objects.create({ name: 'Limited', price: '5.00', stock: 20 });
+    const buy = () =>
+      atomic(async () => {
+        const p = await Product.objects.selectForUpdate().get({ id });
+        if (p.stock < 1) throw new Error('sold out');
+        await Product.objects.filter({ id }).update({ stock: F('stock').minus(1) });
+      });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, buy));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected).toHaveLength(30);
+    expect(new Set(rejected.map((r) => (r.reason as Error).message))).toEqual(new Set(['sold out']));
+    expect((await Product.objects.get({ id })).stock).toBe(0);
+  });
+
+  it('sells exactly the stock with a conditional update, 1 or 0 rows each', async () => {
+    const { id } = await Product.objects.create({ name: 'Limited again', price: '5.00', stock: 20 });
+    const counts = await Promise.all(
+      Array.from({ length: 50 }, () => Product.objects.filter({ id, stock: { gte: 1 } }).update({ stock: F('stock').minus(1) })),
+    );
+    expect(counts.filter((n) => n === 1)).toHaveLength(20);
+    expect(counts.filter((n) => n === 0)).toHaveLength(30);
+    expect((await Product.objects.get({ id })).stock).toBe(0);
+  });
+
+  it('keeps queries outside a transaction out of it: they see no uncommitted row, and their writes survive its rollback', async () => {
+    const hold = gate();
+    const entered = gate();
+    const tx = atomic(async () => {
+      await Tag.objects.create({ label: 'outside-uncommitted' });
+      entered.open();
+      await hold.promise;
+      throw new Error('rollback');
+    });
+    await entered.promise;
+    const seen = Tag.objects.filter({ label: 'outside-uncommitted' }).count();
+    const written = Tag.objects.create({ label: 'outside-written' });
+    // PostgreSQL answers at once; SQLite (one connection) makes them wait for the transaction.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    hold.open();
+    await expect(tx).rejects.toThrow('rollback');
+    expect(await seen).toBe(0);
+    await written;
+    expect(await labels('outside-')).toEqual(['outside-written']);
+  });
+
+  it.runIf(db.name === 'sqlite')('makes queries outside a SQLite transaction wait until it ends', async () => {
+    const hold = gate();
+    const entered = gate();
+    const tx = atomic(async () => {
+      await Tag.objects.create({ label: 'wait-inside' });
+      entered.open();
+      await hold.promise;
+    });
+    await entered.promise;
+    let settled = false;
+    const outside = Tag.objects.filter({ label: 'wait-inside' }).count().finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    hold.open();
+    await tx;
+    expect(await outside).toBe(1);
+  });
+});
