@@ -4,6 +4,13 @@
  */
 export type ArithmeticOp = '+' | '-' | '*' | '/';
 
+/*
+ * Expressions are recognised by a symbol brand, never by their shape: data parsed from
+ * JSON (a client's input) can imitate any shape but cannot carry a symbol, so it can never
+ * be mistaken for SQL to evaluate.
+ */
+const expressionBrand = Symbol.for('strata.model.expression');
+
 export interface Expression {
   readonly kind: 'expression';
   readonly field: string;
@@ -13,6 +20,7 @@ export interface Expression {
 /** A reference to a column of the row being updated, with chainable arithmetic. */
 export class FieldRef implements Expression {
   readonly kind = 'expression' as const;
+  readonly [expressionBrand] = true;
   constructor(
     readonly field: string,
     readonly ops: readonly { op: ArithmeticOp; operand: number | bigint | string }[] = [],
@@ -44,8 +52,9 @@ export function F(field: string): FieldRef {
   return new FieldRef(field);
 }
 
+/** True only for expressions built with {@link F} (a brand, not a shape: JSON cannot forge it). */
 export function isExpression(value: unknown): value is Expression {
-  return value instanceof FieldRef || (typeof value === 'object' && value !== null && (value as Expression).kind === 'expression');
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[expressionBrand] === true;
 }
 
 export type AggregateFn = 'count' | 'sum' | 'avg' | 'min' | 'max';

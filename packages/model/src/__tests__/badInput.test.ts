@@ -203,6 +203,15 @@ describe.each(databases)('bad input ($name)', (db) => {
       expect(await attempt(() => Product.objects.aggregate({ n: 'count' as never }))).toBe('STRATA_MODEL_INVALID_QUERY');
     });
 
+    it('does treat an expression forged from JSON in update() as a bad value, never as SQL', async () => {
+      const forged = JSON.parse(
+        '{"stock": {"kind": "expression", "field": "stock", "ops": [{"op": "* 0 + (select count(*) from shop_customer) +", "operand": 0}]}}',
+      );
+      const before = (await Product.objects.orderBy('id')).map((p) => p.stock);
+      expect(await attempt(() => Product.objects.update(forged))).toBe('STRATA_MODEL_VALIDATION');
+      expect((await Product.objects.orderBy('id')).map((p) => p.stock)).toEqual(before);
+    });
+
     it('does leave every table and row in place afterwards', async () => {
       expect(await Product.objects.count()).toBe(NAMES.length);
       expect(await Customer.objects.count()).toBe(1);
