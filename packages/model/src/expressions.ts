@@ -80,7 +80,7 @@ export const Count = (field?: string, options?: { distinct?: boolean }) =>
   aggregate<number>('count', field, options?.distinct ?? false);
 /** Sum of a numeric field: a string for decimals, bigint for bigints, number otherwise; null over no rows. */
 export const Sum = <T = number | string | bigint>(field: string) => aggregate<T | null>('sum', field);
-/** Average of a numeric field: a string for decimals, number otherwise; null over no rows. */
-export const Avg = <T = number | string>(field: string) => aggregate<T | null>('avg', field);
+/** Average of a numeric field, as a number (a float, also for decimals); null over no rows. */
+export const Avg = (field: string) => aggregate<number | null>('avg', field);
 export const Min = <T = unknown>(field: string) => aggregate<T | null>('min', field);
 export const Max = <T = unknown>(field: string) => aggregate<T | null>('max', field);
