@@ -51,7 +51,9 @@ export async function makeMigrations(options: MakeMigrationsOptions): Promise<Ge
     const { snapshot, statements } = await diff(models, dialect, previous);
     if (statements.length === 0) continue;
     mkdirSync(folder, { recursive: true });
-    const number = String(listMigrations(folder).length + 1).padStart(4, '0');
+    // After the highest number, not the count: with a gap, the count would reuse a number.
+    const highest = Math.max(0, ...listMigrations(folder).map((file) => Number(file.slice(0, 4))));
+    const number = String(highest + 1).padStart(4, '0');
     const name = (options.name ?? 'auto').replace(/[^\w-]+/g, '_');
     const file = join(folder, `${number}_${name}.sql`);
     writeFileSync(file, statements.map((statement) => statement.trim()).join(BREAKPOINT) + '\n');

@@ -31,9 +31,25 @@ export interface TxContext {
   db: any;
   depth: number;
   events: ChangeEvent[];
+  /** False once its atomic() block has ended (a query may still run in its async context). */
+  open: boolean;
+  parent: TxContext | undefined;
+  /** Serialises the nested atomic() blocks opened directly in this one (see transaction.ts). */
+  children: Mutex;
 }
 
 export const txStorage = new AsyncLocalStorage<TxContext>();
+
+/**
+ * @internal The innermost transaction of `registry` still open in this async context.
+ * A query started in an atomic() block but run after the block ended (an un-awaited promise,
+ * a timer) must not use the ended transaction's connection: on SQLite that would run it inside
+ * whichever transaction is open then, on PostgreSQL on a client returned to the pool.
+ */
+export function currentTx(registry: Registry): TxContext | undefined {
+  for (let tx = txStorage.getStore(); tx; tx = tx.parent) if (tx.open && tx.registry === registry) return tx;
+  return undefined;
+}
 
 /**
  * A connected database with its compiled models. Created by {@link setup}; the current
@@ -90,11 +106,10 @@ export class Registry {
 
   /** @internal Runs `build(db)` on the connection of the current transaction, translating database errors. */
   async run<T>(build: (db: any) => PromiseLike<T> | T): Promise<T> {
-    const tx = txStorage.getStore();
-    const inTx = tx?.registry === this;
-    if (!inTx && this.dialect === 'sqlite' && this.writeLock.locked) await this.writeLock.idle();
+    const tx = currentTx(this);
+    if (!tx && this.dialect === 'sqlite' && this.writeLock.locked) await this.writeLock.idle();
     try {
-      return await build(inTx ? tx.db : this.db);
+      return await build(tx ? tx.db : this.db);
     } catch (error) {
       throw translateError(error, this);
     }
@@ -103,8 +118,8 @@ export class Registry {
   /** @internal Records change events for delivery after commit (or at once outside a transaction). */
   changed(event: ChangeEvent): void {
     if (event.pks.length === 0) return;
-    const tx = txStorage.getStore();
-    if (tx?.registry === this) tx.events.push(event);
+    const tx = currentTx(this);
+    if (tx) tx.events.push(event);
     else emitChanges([event]);
   }
 

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { emitChanges, type ChangeEvent } from './changeEvents.js';
-import { getRegistry, txStorage, type Registry, type TxContext } from './registry.js';
+import { currentTx, getRegistry, txStorage, type Registry, type TxContext } from './registry.js';
+import { Mutex } from './internal/mutex.js';
 
 /**
  * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws.
@@ -12,8 +13,8 @@ import { getRegistry, txStorage, type Registry, type TxContext } from './registr
  */
 export async function atomic<T>(fn: () => Promise<T>): Promise<T> {
   const registry = getRegistry();
-  const outer = txStorage.getStore();
-  if (outer?.registry === registry) return nested(outer, fn);
+  const outer = currentTx(registry);
+  if (outer) return nested(outer, fn);
   const events: ChangeEvent[] = [];
   const result = registry.dialect === 'sqlite' ? await sqliteTransaction(registry, events, fn) : await postgresTransaction(registry, events, fn);
   emitChanges(events);
@@ -22,8 +23,21 @@ export async function atomic<T>(fn: () => Promise<T>): Promise<T> {
 
 /** True inside {@link atomic} for the current registry. */
 export function inTransaction(): boolean {
-  const tx = txStorage.getStore();
-  return tx !== undefined && tx.registry === getRegistry();
+  // Outside any atomic() this is false even before setup().
+  return txStorage.getStore() !== undefined && currentTx(getRegistry()) !== undefined;
+}
+
+function context(registry: Registry, db: unknown, events: ChangeEvent[], parent?: TxContext): TxContext {
+  return { registry, db, events, depth: (parent?.depth ?? 0) + 1, open: true, parent, children: new Mutex() };
+}
+
+/** Runs `fn` in the transaction context `tx`, which closes when `fn` settles. */
+async function runIn<T>(tx: TxContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await txStorage.run(tx, fn);
+  } finally {
+    tx.open = false;
+  }
 }
 
 async function sqliteTransaction<T>(registry: Registry, events: ChangeEvent[], fn: () => Promise<T>): Promise<T> {
@@ -32,7 +46,7 @@ async function sqliteTransaction<T>(registry: Registry, events: ChangeEvent[], f
   try {
     client.exec('BEGIN IMMEDIATE');
     try {
-      const result = await txStorage.run({ registry, db: registry.db, depth: 1, events }, fn);
+      const result = await runIn(context(registry, registry.db, events), fn);
       client.exec('COMMIT');
       return result;
     } catch (error) {
@@ -47,7 +61,7 @@ async function sqliteTransaction<T>(registry: Registry, events: ChangeEvent[], f
 
 async function postgresTransaction<T>(registry: Registry, events: ChangeEvent[], fn: () => Promise<T>): Promise<T> {
   try {
-    return await registry.db.transaction((tx: unknown) => txStorage.run({ registry, db: tx, depth: 1, events }, fn));
+    return await registry.db.transaction((tx: unknown) => runIn(context(registry, tx, events), fn));
   } catch (error) {
     events.length = 0;
     throw error;
@@ -56,18 +70,31 @@ async function postgresTransaction<T>(registry: Registry, events: ChangeEvent[],
 
 let savepointSeq = 0;
 
+/**
+ * A savepoint inside `outer`. Sibling blocks run one at a time: savepoints nest, so two open
+ * at once (`Promise.all` of atomic() calls, or of getOrCreate()) would release or roll back
+ * each other's work.
+ */
 async function nested<T>(outer: TxContext, fn: () => Promise<T>): Promise<T> {
+  const release = await outer.children.acquire();
+  try {
+    return await savepoint(outer, fn);
+  } finally {
+    release();
+  }
+}
+
+async function savepoint<T>(outer: TxContext, fn: () => Promise<T>): Promise<T> {
   const mark = outer.events.length;
-  const depth = outer.depth + 1;
   try {
     if (outer.registry.dialect === 'postgres') {
-      return await outer.db.transaction((tx: unknown) => txStorage.run({ ...outer, db: tx, depth }, fn));
+      return await outer.db.transaction((tx: unknown) => runIn(context(outer.registry, tx, outer.events, outer), fn));
     }
     const client = outer.registry.client as BetterSqlite3.Database;
     const name = `strata_sp_${(savepointSeq += 1)}`;
     client.exec(`SAVEPOINT ${name}`);
     try {
-      const result = await txStorage.run({ ...outer, depth }, fn);
+      const result = await runIn(context(outer.registry, outer.db, outer.events, outer), fn);
       client.exec(`RELEASE ${name}`);
       return result;
     } catch (error) {

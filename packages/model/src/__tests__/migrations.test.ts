@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -66,6 +66,16 @@ describe('makeMigrations', () => {
       expect(text).not.toMatch(/CREATE TABLE/);
     }
     expect(await makeMigrations({ models: [NotePinned], dir })).toEqual([]);
+  });
+
+  it('numbers a new migration after the highest existing one, so it sorts last', async () => {
+    const gaps = tempDir();
+    await makeMigrations({ models: [NoteV1], dir: gaps, dialects: ['sqlite'] });
+    renameSync(join(gaps, 'sqlite', '0001_auto.sql'), join(gaps, 'sqlite', '0003_initial.sql'));
+    const NotePinned = defineModel('lab.Note', { fields: { title: f.text({ maxLength: 50 }), pinned: f.boolean({ default: false }) } });
+    await makeMigrations({ models: [NotePinned], dir: gaps, dialects: ['sqlite'] });
+    expect(sqlFiles(join(gaps, 'sqlite'))).toEqual(['0003_initial.sql', '0004_auto.sql']);
+    rmSync(gaps, { recursive: true, force: true });
   });
 
   it('generates only the dialects asked for', async () => {

@@ -101,6 +101,23 @@ describe.each(databases)('atomic ($name)', (db) => {
     expect(events).toEqual([]);
   });
 
+  it('runs concurrent nested atomic() blocks of one transaction one after another', async () => {
+    const labelsWanted = ['par-a', 'par-b', 'par-c', 'par-d'];
+    const made = await atomic(() => Promise.all(labelsWanted.map((label) => Tag.objects.getOrCreate({ label }))));
+    expect(made.map(([tag, created]) => [tag.label, created])).toEqual(labelsWanted.map((label) => [label, true]));
+    await atomic(() =>
+      Promise.all([
+        atomic(() => Tag.objects.create({ label: 'par-kept' })),
+        atomic(async () => {
+          await Tag.objects.create({ label: 'par-dropped' });
+          throw new Error('inner');
+        }).catch(() => undefined),
+        atomic(() => Tag.objects.create({ label: 'par-kept-too' })),
+      ]),
+    );
+    expect(await labels('par-')).toEqual(['par-a', 'par-b', 'par-c', 'par-d', 'par-kept', 'par-kept-too']);
+  });
+
   it('refuses selectForUpdate() outside atomic()', async () => {
     const error = await Product.objects.selectForUpdate().first().catch((e: unknown) => e);
     expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY')).toBe(true);
@@ -131,6 +148,21 @@ describe.each(databases)('atomic ($name)', (db) => {
     expect(counts.filter((n) => n === 1)).toHaveLength(20);
     expect(counts.filter((n) => n === 0)).toHaveLength(30);
     expect((await Product.objects.get({ id })).stock).toBe(0);
+  });
+
+  it('runs a query that outlives its atomic() block outside any transaction, not in the next one', async () => {
+    let late: Promise<unknown> | undefined;
+    await atomic(async () => {
+      late = new Promise((resolve) => setTimeout(resolve, 20)).then(() => Tag.objects.create({ label: 'stray-late' }));
+    });
+    const other = atomic(async () => {
+      await Tag.objects.create({ label: 'stray-other' });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      throw new Error('rollback');
+    });
+    await expect(other).rejects.toThrow('rollback');
+    await late;
+    expect(await labels('stray-')).toEqual(['stray-late']);
   });
 
   it('keeps queries outside a transaction out of it: they see no uncommitted row, and their writes survive its rollback', async () => {

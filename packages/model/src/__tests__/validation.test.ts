@@ -176,6 +176,20 @@ describe.each(databases)('validation on write ($name)', (db) => {
     expect(await Customer.objects.filter({ email: 'proto@x.io' }).exists()).toBe(false);
   });
 
+  it('refuses a row of the wrong model, or an { id } of the wrong type, as a relation', async () => {
+    const customer = await Customer.objects.create({ email: 'wrong-row@x.io', name: 'W' });
+    const before = await Product.objects.count();
+    for (const category of [customer, { id: '1' }]) {
+      const error = await Product.objects.create({ ...valid, category: category as never }).catch((e: unknown) => e);
+      expect(error, JSON.stringify(category)).toBeInstanceOf(ValidationError);
+    }
+    expect(Product.validate({ ...valid, category: customer })).toEqual({
+      ok: false,
+      errors: { category: ['Expected a row of shop.Category, not of shop.Customer.'] },
+    });
+    expect(await Product.objects.count()).toBe(before);
+  });
+
   it('makes update() validate the given keys and change nothing', async () => {
     const p = await Product.objects.create({ name: 'Guarded', price: '1.00', stock: 2 });
     await expect(Product.objects.filter({ id: p.id }).update({ stock: -1 })).rejects.toMatchObject({

@@ -96,6 +96,13 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
       expect((await Product.objects.get({ sku: 'ABCDEF01-2345-4789-ABCD-EF0123456789' })).id).toBe(p.id);
     });
 
+    it('keeps generating fresh ids after rows were created with explicit ones', async () => {
+      const last = await Tag.objects.create({ label: 'before explicit' });
+      await Tag.objects.bulkCreate([{ id: last.id + 1, label: 'explicit 1' }, { id: last.id + 2, label: 'explicit 2' }]);
+      const next = await Tag.objects.create({ label: 'after explicit' });
+      expect(next.id).toBe(last.id + 3);
+    });
+
     it('accepts a relation as a row, a primary key or an <name>Id key', async () => {
       const cat = await Category.objects.create({ name: 'Relations' });
       const [a, b, c] = await Product.objects.bulkCreate([

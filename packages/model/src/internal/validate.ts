@@ -2,6 +2,7 @@ import type { FieldConfig } from '../fields.js';
 import type { FieldErrors } from '../errors.js';
 import type { AnyModel } from '../types.js';
 import { isExpression } from '../expressions.js';
+import { ROW_MODEL } from './compile.js';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
 
@@ -59,8 +60,12 @@ export function validateData(model: AnyModel, data: Record<string, unknown>, par
 }
 
 /** A relation is a row (or `{ id }`) or a primary key of the target's key type, never coerced. */
-function checkRelation(target: AnyModel, value: unknown): string | undefined {
-  if (typeof value === 'object' && value !== null && 'id' in value) return undefined;
+export function checkRelation(target: AnyModel, value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null && 'id' in value) {
+    const model = (value as Record<symbol, AnyModel | undefined>)[ROW_MODEL];
+    if (model && model !== target) return `Expected a row of ${target.name}, not of ${model.name}.`;
+    value = value.id;
+  }
   return isKey(target, value) ? undefined : `Expected a row or ${keyKind(target)} primary key.`;
 }
 

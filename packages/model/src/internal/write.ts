@@ -6,7 +6,7 @@ import { atomic } from '../transaction.js';
 import type { AnyModel } from '../types.js';
 import type { CompiledModel, ColumnInfo } from './compile.js';
 import { batchSql, makeRow, plan, selectQuery, whereSql, type QueryState } from './select.js';
-import { scaleDecimal, unscaleDecimal, validateData } from './validate.js';
+import { checkRelation, scaleDecimal, unscaleDecimal, validateData } from './validate.js';
 import { unknownField } from './where.js';
 
 type Data = Record<string, unknown>;
@@ -39,10 +39,28 @@ export async function bulkInsert(registry: Registry, model: AnyModel, list: read
       const records: Data[] = await registry.run((db) => db.insert(meta.table).values(chunk).returning());
       for (const record of records) rows.push(makeRow(meta, record));
     }
+    if (registry.dialect === 'postgres' && model.primaryKey === 'integer' && prepared.some((data) => data.id !== undefined)) {
+      await advanceIdentity(registry, meta);
+    }
     registry.changed({ type: 'created', model: model.name, pks: rows.map((row) => row.id as number | string) });
     return rows;
   };
   return prepared.length > chunkSize ? atomic(insertAll) : insertAll();
+}
+
+/**
+ * PostgreSQL's identity sequence does not see ids given explicitly (SQLite's AUTOINCREMENT
+ * does), so the next generated id would collide: move the sequence past the largest id,
+ * never backwards.
+ */
+async function advanceIdentity(registry: Registry, meta: CompiledModel): Promise<void> {
+  const table = `"${meta.model.tableName.replace(/"/g, '""')}"`;
+  const sequence = sql`pg_get_serial_sequence(${table}, 'id')::regclass`;
+  await registry.run((db) =>
+    db.execute(
+      sql`select setval(${sequence}, top) from (select max(id) as top from ${meta.table}) as t where top > coalesce(pg_sequence_last_value(${sequence}), 0)`,
+    ),
+  );
 }
 
 /** Relation objects become `<name>Id` keys; missing fields get their defaults. */
@@ -57,7 +75,9 @@ function prepare(meta: CompiledModel, data: Data): Data {
       const relation = meta.toOne.get(key);
       const value = data[key];
       if (!relation) return [key, value];
-      return [relation.key, value !== null && typeof value === 'object' ? (value as { id: unknown }).id : value];
+      // A bad row (of another model, or with a wrong-typed id) stays whole, for validation to name.
+      const row = value !== null && typeof value === 'object' && !checkRelation(relation.target, value);
+      return [relation.key, row ? (value as { id: unknown }).id : value];
     }),
   );
   for (const [key, fallback] of meta.defaults) {
