@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { ModelError, MultipleFoundError, NotFoundError } from './errors.js';
 import type { Aggregate } from './expressions.js';
-import { getRegistry, txStorage, type Registry } from './registry.js';
+import { currentTx, getRegistry, type Registry } from './registry.js';
 import type { BoundScopes, Model } from './model.js';
 import type {
   AnyModel,
@@ -181,7 +181,7 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
   async fetch(): Promise<R[]> {
     const registry = getRegistry();
     const meta = registry.meta(this.model);
-    if (this.state.forUpdate && txStorage.getStore()?.registry !== registry) {
+    if (this.state.forUpdate && !currentTx(registry)) {
       throw new ModelError('STRATA_MODEL_INVALID_QUERY', 'selectForUpdate() locks rows until the transaction ends; run it inside atomic().');
     }
     checkPrefetches(registry, meta, this.state.prefetch);

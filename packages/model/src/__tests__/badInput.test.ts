@@ -134,6 +134,13 @@ describe.each(databases)('bad input ($name)', (db) => {
       }
     });
 
+    it('does reject a row of another model where a relation is filtered, instead of matching its id', async () => {
+      const customer = await Customer.objects.first();
+      expect(await attempt(() => Product.objects.filter({ category: customer as never }))).toBe('STRATA_MODEL_INVALID_QUERY');
+      const category = await Category.objects.first();
+      expect(await Product.objects.filter({ category: category! }).count()).toBe(await Product.objects.filter({ categoryId: category!.id }).count());
+    });
+
     it('does reject a filter that is not an object, and bad slices', async () => {
       expect(await outcome(Product.objects.filterDynamic(null as never))).toBe('STRATA_MODEL_INVALID_QUERY');
       expect(await outcome(Product.objects.filterDynamic(['name'] as never))).toBe('STRATA_MODEL_INVALID_QUERY');

@@ -78,7 +78,9 @@ export function whereSql(registry: Registry, meta: CompiledModel, state: QuerySt
  * `column IN batch` as one bound parameter whatever the batch size, so prefetch costs one
  * query of one SQL shape for any number of rows.
  */
-export function batchSql(registry: Registry, column: any, values: readonly unknown[]): SQL {
+export function batchSql(registry: Registry, column: any, rawValues: readonly unknown[]): SQL {
+  // Values cross the column's own mapping (e.g. UUIDs are stored lower-case), as bound parameters do.
+  const values = rawValues.map((value) => column.mapToDriverValue(value));
   if (registry.dialect === 'postgres') {
     const allNumbers = values.every((value) => typeof value === 'number');
     return sql`${column} = any(${sql.param([...values])}::${sql.raw(allNumbers ? 'bigint[]' : 'uuid[]')})`;

@@ -84,16 +84,25 @@ function subWhere(registry: Registry, meta: CompiledModel, value: unknown): SQL 
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `A filter across a to-many relation to ${meta.model.name} needs an object of conditions.`);
   }
   // A row stands for itself (`{ tags: greenTag }`), not for a condition on each of its fields.
-  if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(meta.table.id, checked(meta.model, meta.columns.get('id')!, (value as { id: unknown }).id));
+  if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(meta.table.id, rowKey(meta, value));
   return compileWhere(registry, meta, meta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
+}
+
+/** The key of a row standing for itself in a filter; a row of another model is a mistake, not a match by id. */
+function rowKey(meta: CompiledModel, row: unknown): unknown {
+  const model = (row as Record<symbol, unknown>)[ROW_MODEL];
+  if (model !== meta.model) {
+    throw new ModelError('STRATA_MODEL_INVALID_QUERY', `A ${(model as AnyModel).name} row was given where a ${meta.model.name} row or key was expected.`);
+  }
+  return checked(meta.model, meta.columns.get('id')!, (row as { id: unknown }).id);
 }
 
 function compileToOne(registry: Registry, meta: CompiledModel, ref: any, key: string, target: AnyModel, value: unknown): SQL | undefined {
   const column = meta.columns.get(key)!;
   if (value === null) return isNull(ref[key]);
   if (typeof value !== 'object') return compileLookups(registry.dialect, meta.model, column, ref[key], value);
-  if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(ref[key], (value as { id: unknown }).id);
   const targetMeta = registry.meta(target);
+  if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(ref[key], rowKey(targetMeta, value));
   const inner = compileWhere(registry, targetMeta, targetMeta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
   return sql`${ref[key]} in (select ${targetMeta.table.id} from ${targetMeta.table} where ${inner})`;
 }
