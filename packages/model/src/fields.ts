@@ -62,6 +62,17 @@ export interface FieldConfig {
   through?: () => AnyModel;
 }
 
+/** @internal The rules of a field that has none beyond its kind. */
+export const plainConfig = {
+  null: false,
+  default: undefined,
+  unique: false,
+  index: false,
+  validators: [],
+  sensitive: false,
+  column: undefined,
+} as const satisfies Omit<FieldConfig, 'kind'>;
+
 declare const phantom: unique symbol;
 
 /**
@@ -190,14 +201,8 @@ export const f = {
     relation<TTarget, NullOf<O>, 'oneToOne'>('oneToOne', target, { ...options, unique: true }),
   manyToMany: <TTarget extends AnyModel>(target: () => TTarget, options?: ManyToManyOptions): ManyToManyField<TTarget> => ({
     config: {
+      ...plainConfig,
       kind: 'manyToMany',
-      null: false,
-      default: undefined,
-      unique: false,
-      index: false,
-      validators: [],
-      sensitive: false,
-      column: undefined,
       target,
       ...pick(options, ['relatedName', 'through']),
     },

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { atomic, defineModel, f, IntegrityError, isStrataError, onChange, ProtectedError, type ChangeEvent } from '..';
-import { databases } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atomic, defineModel, f, IntegrityError, isStrataError, ProtectedError, type ChangeEvent } from '..';
+import { databases, recordChanges } from './helpers.js';
 import { Category, Customer, Order, OrderItem, Product, Profile, Shipment, Tag, writeModels } from './fixtures.js';
 
 // A diamond: entries point at their account both directly and through their statement.
@@ -31,12 +31,7 @@ describe.each(databases)('QuerySet.delete ($name)', (db) => {
   afterAll(() => db.close());
 
   let events: ChangeEvent[] = [];
-  let stop: (() => void) | undefined;
-  const listen = () => {
-    events = [];
-    stop = onChange((event) => events.push(event));
-  };
-  afterEach(() => stop?.());
+  const listen = () => (events = recordChanges());
 
   it('returns the count in all and per model, and cascades to referencing rows', async () => {
     const { order, items } = await orderWithItems();

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { close, setup, type AnyModel, type Registry } from '..';
+import { afterEach } from 'vitest';
+import { close, onChange, setup, type AnyModel, type ChangeEvent, type Registry } from '..';
 import { createSchema } from '../migrations.js';
 
 export interface OpenOptions {
@@ -63,4 +64,14 @@ function postgresDatabase(url: string): TestDatabase {
       await client.end();
     },
   };
+}
+
+const stops: (() => void)[] = [];
+afterEach(() => stops.splice(0).forEach((stop) => stop()));
+
+/** Collects change events from now until the end of the current test. */
+export function recordChanges(): ChangeEvent[] {
+  const events: ChangeEvent[] = [];
+  stops.push(onChange((event) => events.push(event)));
+  return events;
 }

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { atomic, F, inTransaction, isStrataError, onChange, type ChangeEvent } from '..';
-import { databases } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atomic, F, inTransaction, isStrataError, type ChangeEvent } from '..';
+import { databases, recordChanges } from './helpers.js';
 import { Product, Tag, models } from './fixtures.js';
 
 /** A promise with its resolve function, to hold a transaction open. */
@@ -18,12 +18,7 @@ describe.each(databases)('atomic ($name)', (db) => {
   afterAll(() => db.close());
 
   let events: ChangeEvent[] = [];
-  let stop: (() => void) | undefined;
-  const listen = () => {
-    events = [];
-    stop = onChange((event) => events.push(event));
-  };
-  afterEach(() => stop?.());
+  const listen = () => (events = recordChanges());
 
   it('commits when the function resolves and returns its value', async () => {
     expect(inTransaction()).toBe(false);

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Count, F, isStrataError, Max, onChange, Sum, type ChangeEvent, type FieldRef } from '..';
-import { databases } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Count, F, isStrataError, Max, Sum, type ChangeEvent, type FieldRef } from '..';
+import { databases, recordChanges } from './helpers.js';
 import { Category, Customer, Product, Profile, Tag, models } from './fixtures.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -10,12 +10,7 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
   afterAll(() => db.close());
 
   let events: ChangeEvent[] = [];
-  let stop: (() => void) | undefined;
-  const listen = () => {
-    events = [];
-    stop = onChange((event) => events.push(event));
-  };
-  afterEach(() => stop?.());
+  const listen = () => (events = recordChanges());
 
   describe('create', () => {
     it('fills static and function defaults', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { index as sqliteIndex, integer as sqliteInteger, sqliteTable, uniqueIndex as sqliteUniqueIndex, check as sqliteCheck } from 'drizzle-orm/sqlite-core';
 import { check as pgCheck, index as pgIndex, integer as pgInteger, pgTable, uniqueIndex as pgUniqueIndex, uuid as pgUuid } from 'drizzle-orm/pg-core';
-import { f, type FieldConfig, type OnDelete } from '../fields.js';
+import { f, plainConfig, type FieldConfig, type OnDelete } from '../fields.js';
 import { ModelError } from '../errors.js';
 import { Model, snakeCase, type FieldMap } from '../model.js';
 import type { AnyModel } from '../types.js';
@@ -61,16 +61,7 @@ export interface CompiledModel {
 /** The run-time brand of rows read from the database; never enumerable, so never in JSON. */
 export const ROW_MODEL = Symbol.for('strata.model.row');
 
-const pkConfig: FieldConfig = {
-  kind: 'integer',
-  null: false,
-  default: undefined,
-  unique: false,
-  index: false,
-  validators: [],
-  sensitive: false,
-  column: 'id',
-};
+const pkConfig: FieldConfig = { ...plainConfig, kind: 'integer', column: 'id' };
 
 const autoThrough = new WeakMap<AnyModel, Map<string, AnyModel>>();
 
