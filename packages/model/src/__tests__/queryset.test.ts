@@ -118,6 +118,14 @@ describe.each(databases)('QuerySet ($name)', (db) => {
       expect(await names(Product.objects.filter({ name: { icontains: 'SEN' } }))).toEqual(['Sencha', 'Genmai sencha']);
     });
 
+    it('does fold non-ASCII case in icontains and iexact the same way on both databases', async () => {
+      const customer = await Customer.objects.create({ email: 'ÉLODIE@example.com', name: 'Élodie Ærø' });
+      const found = async (where: Parameters<typeof Customer.objects.filter>[0]) => (await Customer.objects.filter(where)).map((c) => c.id);
+      expect(await found({ name: { icontains: 'élodie æ' } })).toEqual([customer.id]);
+      expect(await found({ email: { iexact: 'élodie@EXAMPLE.com' } })).toEqual([customer.id]);
+      await Customer.objects.filter({ id: customer.id }).delete();
+    });
+
     it('does startsWith, endsWith (case-sensitive) and iexact', async () => {
       expect(await names(Product.objects.filter({ name: { startsWith: 'Sen' } }))).toEqual(['Sencha']);
       expect(await names(Product.objects.filter({ name: { startsWith: 'sen' } }))).toEqual([]);

@@ -33,6 +33,8 @@ async function sqliteConnector(url: string): Promise<Connector> {
       client.pragma('foreign_keys = ON');
       client.pragma('busy_timeout = 5000');
       client.pragma('synchronous = NORMAL');
+      // Case-insensitive lookups fold case like PostgreSQL does (SQLite's lower() is ASCII-only).
+      client.function('strata_lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
       return { db: drizzle({ client, logger: logger as never }), client, close: async () => void client.close() };
     },
   };

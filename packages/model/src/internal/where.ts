@@ -154,10 +154,15 @@ function lookupSql(dialect: Dialect, model: AnyModel, info: ColumnInfo, column: 
       if (typeof operand !== 'boolean') throw invalid(model, info, 'isNull needs true or false');
       return operand ? isNull(column) : isNotNull(column);
     case 'iexact':
-      return sql`lower(${textOf(dialect, info, column)}) = lower(${text(model, info, operand)})`;
+      return sql`${lower(dialect, textOf(dialect, info, column))} = ${lower(dialect, text(model, info, operand))}`;
     default:
       return likeSql(dialect, textOf(dialect, info, column), lookup, text(model, info, operand));
   }
+}
+
+/** Unicode lower-casing: SQLite's own lower() folds only ASCII, so the connection registers strata_lower. */
+function lower(dialect: Dialect, value: unknown): SQL {
+  return dialect === 'postgres' ? sql`lower(${value})` : sql`strata_lower(${value})`;
 }
 
 /** PostgreSQL has no text functions (lower, LIKE, strpos) on uuid and date columns. */
@@ -169,7 +174,7 @@ function textOf(dialect: Dialect, info: ColumnInfo, column: any): any {
 function likeSql(dialect: Dialect, column: any, lookup: string, operand: string): SQL {
   const escaped = operand.replace(/[\\%_]/g, (c) => `\\${c}`);
   const pattern = lookup === 'startsWith' ? `${escaped}%` : lookup === 'endsWith' ? `%${escaped}` : `%${escaped}%`;
-  if (lookup === 'icontains') return sql`lower(${column}) like lower(${pattern}) escape '\\'`;
+  if (lookup === 'icontains') return sql`${lower(dialect, column)} like ${lower(dialect, pattern)} escape '\\'`;
   // Case-sensitive on both dialects (SQLite's LIKE ignores ASCII case, so compare by position there).
   if (lookup === 'contains') return dialect === 'postgres' ? sql`strpos(${column}, ${operand}) > 0` : sql`instr(${column}, ${operand}) > 0`;
   if (lookup === 'startsWith') return sql`substr(${column}, 1, length(${operand})) = ${operand}`;
