@@ -23,7 +23,8 @@ export type {
 export { defineModel, Model } from './model.js';
 export type { BoundScopes, CheckDefinition, FieldMap, IndexDefinition, ModelOptions, ScopeMap } from './model.js';
 export { QuerySet } from './queryset.js';
-export type { Combinators, Condition, QS } from './queryset.js';
+export type { QS } from './queryset.js';
+export type { Combinators, Condition } from './conditions.js';
 export { RelatedSet } from './relatedSet.js';
 export { F, FieldRef, Count, Sum, Avg, Min, Max, isExpression } from './expressions.js';
 export type { Aggregate, Expression } from './expressions.js';

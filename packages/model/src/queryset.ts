@@ -17,6 +17,7 @@ import type {
   Where,
 } from './types.js';
 import type { Node } from './internal/where.js';
+import { combinators, type Combinators, type Condition } from './conditions.js';
 import { assemble, emptyState, plan, selectQuery, valuesQuery, whereSql, type QueryState } from './internal/select.js';
 import { checkPrefetches, runPrefetches, withPrefetchKeys } from './internal/prefetch.js';
 import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult } from './internal/write.js';
@@ -26,35 +27,6 @@ import { atomic } from './transaction.js';
 type ScopesOf<M> = M extends Model<string, any, any, infer S> ? S : {};
 /** A queryset of `M` yielding `R`, with the model's scopes as methods. */
 export type QS<M extends AnyModel, R> = QuerySet<M, R> & BoundScopes<ScopesOf<M>, M, R>;
-
-/** Combinators handed to a filter callback: `filter((q) => q.or({ a: 1 }, { b: 2 }))`. */
-export interface Combinators<M> {
-  and(...conditions: (Where<M> | Condition)[]): Condition;
-  or(...conditions: (Where<M> | Condition)[]): Condition;
-  not(condition: Where<M> | Condition): Condition;
-}
-/** An and/or/not condition built by {@link Combinators}. */
-export interface Condition {
-  readonly node: Node;
-}
-
-// Conditions are recognised by identity, not by shape: `{ node: { type: 'x' } }` is also a
-// valid filter on a model with a relation named `node` to a model with a field named `type`.
-const conditions = new WeakSet<Condition>();
-const condition = (node: Node): Condition => {
-  const made = { node };
-  conditions.add(made);
-  return made;
-};
-
-const toNode = (item: Record<string, unknown> | Condition): Node =>
-  conditions.has(item as Condition) ? (item as Condition).node : { type: 'where', value: item as Record<string, unknown> };
-
-const combinators: Combinators<any> = {
-  and: (...items) => condition({ type: 'and', items: items.map(toNode) }),
-  or: (...items) => condition({ type: 'or', items: items.map(toNode) }),
-  not: (item) => condition({ type: 'not', item: toNode(item) }),
-};
 
 const scopedClasses = new WeakMap<AnyModel, typeof QuerySet>();
 
