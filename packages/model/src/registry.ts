@@ -104,12 +104,35 @@ export class Registry {
     return compiled;
   }
 
-  /** @internal Runs `build(db)` on the connection of the current transaction, translating database errors. */
+  /**
+   * @internal Runs `build(db)` on the connection of the current transaction, translating
+   * database errors. A statement must never land inside a transaction or savepoint that is
+   * not its own: on SQLite, outside a transaction, it waits while another context's
+   * transaction holds the one connection; inside a transaction, it waits while a nested
+   * savepoint opened by a sibling is running (its rollback would undo the statement).
+   * Waiting goes through the same FIFO queue as the transactions, so nobody starves.
+   */
   async run<T>(build: (db: any) => PromiseLike<T> | T): Promise<T> {
     const tx = currentTx(this);
-    if (!tx && this.dialect === 'sqlite' && this.writeLock.locked) await this.writeLock.idle();
+    const db = tx ? tx.db : this.db;
+    const gate = tx ? tx.children : this.dialect === 'sqlite' ? this.writeLock : undefined;
+    if (!gate?.locked) return this.execute(build, db);
+    const release = await gate.acquire();
     try {
-      return await build(tx ? tx.db : this.db);
+      return await this.execute(build, db);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Starts the statement in this very turn (a drizzle query runs when `then` is called, and
+   * synchronously on SQLite), so no transaction can begin between the gate check and the statement.
+   */
+  private async execute<T>(build: (db: any) => PromiseLike<T> | T, db: unknown): Promise<T> {
+    try {
+      const query = build(db);
+      return await (isThenable(query) ? query.then() : query);
     } catch (error) {
       throw translateError(error, this);
     }
@@ -137,6 +160,10 @@ export class Registry {
   async close(): Promise<void> {
     await this.closeClient();
   }
+}
+
+function isThenable<T>(value: PromiseLike<T> | T): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 }
 
 let current: Registry | undefined;

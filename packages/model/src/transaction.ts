@@ -31,11 +31,16 @@ function context(registry: Registry, db: unknown, events: ChangeEvent[], parent?
   return { registry, db, events, depth: (parent?.depth ?? 0) + 1, open: true, parent, children: new Mutex() };
 }
 
-/** Runs `fn` in the transaction context `tx`, which closes when `fn` settles. */
+/**
+ * Runs `fn` in the transaction context `tx`, which closes when `fn` settles and every
+ * nested atomic() started in it has finished: a savepoint must never outlive (or be
+ * committed by) the transaction it was opened in, even when `fn` did not await it.
+ */
 async function runIn<T>(tx: TxContext, fn: () => Promise<T>): Promise<T> {
   try {
     return await txStorage.run(tx, fn);
   } finally {
+    (await tx.children.acquire())();
     tx.open = false;
   }
 }

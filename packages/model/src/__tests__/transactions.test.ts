@@ -198,4 +198,55 @@ describe.each(databases)('atomic ($name)', (db) => {
     await tx;
     expect(await outside).toBe(1);
   });
+  it('keeps a write made outside a transaction that waited while the next transaction rolls back', async () => {
+    // Regression: the waiting statement used to run inside the transaction that took the
+    // connection right after the first one, and was rolled back with it.
+    const tag = await Tag.objects.create({ label: 'race-before' });
+    const hold = gate();
+    const entered = gate();
+    let next: Promise<unknown> | undefined;
+    const first = atomic(async () => {
+      entered.open();
+      await hold.promise;
+      // Started inside `first`, but runs on after `first` has committed.
+      next = atomic(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('next rolls back');
+      }).catch(() => undefined);
+    });
+    await entered.promise;
+    const write = Tag.objects.filter({ id: tag.id }).update({ label: 'race-after' });
+    hold.open();
+    await first;
+    await next;
+    expect(await write).toBe(1);
+    expect(await labels('race-')).toEqual(['race-after']);
+  });
+
+  it('keeps the parent\'s own writes when a sibling savepoint running at the same time rolls back', async () => {
+    await atomic(async () => {
+      await Promise.all([
+        new Promise((resolve) => setTimeout(resolve, 5)).then(() => Tag.objects.create({ label: 'sp-parent' })),
+        atomic(async () => {
+          await Tag.objects.create({ label: 'sp-child' });
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          throw new Error('child rolls back');
+        }).catch(() => undefined),
+      ]);
+    });
+    expect(await labels('sp-')).toEqual(['sp-parent']);
+  });
+  it('finishes a nested atomic() the block did not await before committing, and rolls back only its savepoint', async () => {
+    let child: Promise<unknown> | undefined;
+    await atomic(async () => {
+      await Tag.objects.create({ label: 'late-parent' });
+      child = atomic(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await Tag.objects.create({ label: 'late-child' });
+        throw new Error('child rolls back');
+      }).catch(() => undefined);
+    });
+    await child;
+    expect(await labels('late-')).toEqual(['late-parent']);
+  });
 });

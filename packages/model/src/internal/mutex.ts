@@ -1,4 +1,4 @@
-/** A FIFO async mutex; `idle()` resolves when nobody holds it. */
+/** A FIFO async mutex; `locked` is true from the moment someone asks for it until the last release. */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
   private holders = 0;
@@ -18,10 +18,5 @@ export class Mutex {
       this.holders -= 1;
       release();
     };
-  }
-
-  /** Resolves once every current holder and waiter has released. */
-  async idle(): Promise<void> {
-    while (this.holders > 0) await this.tail;
   }
 }
