@@ -8,17 +8,18 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { ModelError } from './errors.js';
 import { getRegistry, type Registry } from './registry.js';
-import { atomic } from './transaction.js';
+import { atomic, atomicWithoutForeignKeys } from './transaction.js';
 import type { AnyModel } from './types.js';
 import { compileModels, expandModels } from './internal/compile.js';
 import type { Dialect } from './internal/columns.js';
 
 const BREAKPOINT = '\n--> statement-breakpoint\n';
 const TABLE = 'strata_migrations';
+/** Key of the PostgreSQL advisory lock that serialises migrations across workers ('STRATA'). */
+const MIGRATION_LOCK = 0x535452415441;
 const FOREIGN_KEYS_PRAGMA = /^PRAGMA foreign_keys\s*=\s*(ON|OFF);?$/i;
 
 export interface MakeMigrationsOptions {
@@ -115,56 +116,67 @@ function listMigrations(folder: string): string[] {
 /** Migration names in `dir` for the connected database's dialect that are not applied yet. */
 export async function pendingMigrations(options: { dir: string }): Promise<string[]> {
   const registry = getRegistry();
-  const applied = await appliedMigrations();
+  const applied = await locked(registry, () => appliedMigrations(registry));
   return listMigrations(join(options.dir, registry.dialect)).filter((file) => !applied.has(file));
 }
 
 /**
  * Applies pending migrations in order, each in its own transaction, recording each in
- * the `strata_migrations` table. Returns the names applied.
+ * the `strata_migrations` table. Safe when several workers start at once: each migration
+ * takes a lock (PostgreSQL advisory lock; SQLite's write lock) and is skipped if another
+ * process applied it meanwhile. Returns the names this call applied.
  */
 export async function migrate(options: { dir: string; onProgress?: (name: string) => void }): Promise<string[]> {
   const registry = getRegistry();
   const folder = join(options.dir, registry.dialect);
-  const pending = await pendingMigrations(options);
-  for (const name of pending) {
-    options.onProgress?.(name);
+  const applied: string[] = [];
+  for (const name of await pendingMigrations(options)) {
     const statements = readFileSync(join(folder, name), 'utf8')
       .split(BREAKPOINT.trim())
       .map((statement) => statement.trim())
       .filter(Boolean);
     try {
-      await apply(registry, name, statements);
+      if (await apply(registry, name, statements, () => options.onProgress?.(name))) applied.push(name);
     } catch (error) {
       throw new ModelError('STRATA_MODEL_MIGRATION', `Migration ${name} failed and was rolled back: ${(error as Error).message}`, { cause: error });
     }
   }
-  return pending;
+  return applied;
 }
 
-/** Runs one migration's statements and records it, in one transaction. */
-async function apply(registry: Registry, name: string, statements: string[]): Promise<void> {
+/** Runs one migration's statements and records it, in one transaction; false if already applied. */
+async function apply(registry: Registry, name: string, statements: string[], starting: () => void): Promise<boolean> {
   // drizzle-kit brackets SQLite table rebuilds with PRAGMA foreign_keys=OFF/ON, which SQLite
   // ignores inside a transaction; with keys on, DROP TABLE would run the ON DELETE actions of
-  // the rows pointing at the table (cascades delete them). Switch keys off around the
-  // transaction instead, and check them before committing.
+  // the rows pointing at the table (cascades delete them). The transaction switches keys off
+  // around itself instead, and checks them before committing.
   const body = statements.filter((statement) => !FOREIGN_KEYS_PRAGMA.test(statement));
   const keysOff = registry.dialect === 'sqlite' && body.length < statements.length;
-  const client = registry.client as BetterSqlite3.Database;
-  if (keysOff) client.pragma('foreign_keys = OFF');
-  try {
-    await atomic(async () => {
+  return locked(
+    registry,
+    async () => {
+      if ((await appliedMigrations(registry)).has(name)) return false;
+      starting();
       for (const statement of body) await registry.run((db) => execute(db, registry.dialect, statement));
-      if (keysOff && (client.pragma('foreign_key_check') as unknown[]).length > 0) {
-        throw new Error('it leaves rows whose foreign keys point at no row.');
-      }
       await registry.run((db) =>
         execute(db, registry.dialect, sql`insert into ${sql.identifier(TABLE)} (name, applied_at) values (${name}, ${new Date().toISOString()})`),
       );
-    });
-  } finally {
-    if (keysOff) client.pragma('foreign_keys = ON');
-  }
+      return true;
+    },
+    keysOff,
+  );
+}
+
+/**
+ * Runs `fn` in a transaction that holds the migration lock: on PostgreSQL an advisory lock
+ * (workers starting together wait for each other), on SQLite the database write lock.
+ */
+async function locked<T>(registry: Registry, fn: () => Promise<T>, foreignKeysOff = false): Promise<T> {
+  const body = async () => {
+    if (registry.dialect === 'postgres') await registry.run((db) => db.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`));
+    return fn();
+  };
+  return foreignKeysOff ? atomicWithoutForeignKeys(body) : atomic(body);
 }
 
 /**
@@ -179,8 +191,7 @@ export async function createSchema(): Promise<void> {
   });
 }
 
-async function appliedMigrations(): Promise<Set<string>> {
-  const registry = getRegistry();
+async function appliedMigrations(registry: Registry): Promise<Set<string>> {
   await registry.run((db) =>
     execute(db, registry.dialect, sql`create table if not exists ${sql.identifier(TABLE)} (name varchar(255) primary key, applied_at varchar(40) not null)`),
   );

@@ -45,13 +45,23 @@ async function runIn<T>(tx: TxContext, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function sqliteTransaction<T>(registry: Registry, events: ChangeEvent[], fn: () => Promise<T>): Promise<T> {
+async function sqliteTransaction<T>(
+  registry: Registry,
+  events: ChangeEvent[],
+  fn: () => Promise<T>,
+  options: { foreignKeysOff?: boolean } = {},
+): Promise<T> {
   const client = registry.client as BetterSqlite3.Database;
   const release = await registry.writeLock.acquire();
+  // The pragma only takes effect outside a transaction; holding the lock, nobody else runs meanwhile.
+  if (options.foreignKeysOff) client.pragma('foreign_keys = OFF');
   try {
     client.exec('BEGIN IMMEDIATE');
     try {
       const result = await runIn(context(registry, registry.db, events), fn);
+      if (options.foreignKeysOff && (client.pragma('foreign_key_check') as unknown[]).length > 0) {
+        throw new Error('it leaves rows whose foreign keys point at no row.');
+      }
       client.exec('COMMIT');
       return result;
     } catch (error) {
@@ -60,8 +70,22 @@ async function sqliteTransaction<T>(registry: Registry, events: ChangeEvent[], f
       throw error;
     }
   } finally {
+    if (options.foreignKeysOff) client.pragma('foreign_keys = ON');
     release();
   }
+}
+
+/**
+ * @internal A top-level SQLite transaction with foreign key enforcement off, checked before
+ * commit: for migrations that rebuild tables (DROP TABLE would otherwise run ON DELETE actions).
+ */
+export async function atomicWithoutForeignKeys<T>(fn: () => Promise<T>): Promise<T> {
+  const registry = getRegistry();
+  if (registry.dialect !== 'sqlite' || currentTx(registry)) return atomic(fn);
+  const events: ChangeEvent[] = [];
+  const result = await sqliteTransaction(registry, events, fn, { foreignKeysOff: true });
+  emitChanges(events);
+  return result;
 }
 
 async function postgresTransaction<T>(registry: Registry, events: ChangeEvent[], fn: () => Promise<T>): Promise<T> {

@@ -186,4 +186,13 @@ describe.each(targets)('migrate ($dialect)', (target) => {
     expect(await pendingMigrations({ dir })).toEqual(['0003_broken.sql']);
     expect((await rows(sql`select name from strata_migrations`)).map((row) => row.name)).not.toContain('0003_broken.sql');
   });
+
+  it('applies each migration once when several workers migrate at the same time', async () => {
+    rmSync(join(folder, '0003_broken.sql'));
+    writeFileSync(join(folder, '0004_race.sql'), 'CREATE TABLE lab_race (id integer);\n');
+    const results = await Promise.all([migrate({ dir }), migrate({ dir }), migrate({ dir })]);
+    expect(results.flat()).toEqual(['0004_race.sql']);
+    expect(await tableExists('lab_race')).toBe(true);
+    expect(await pendingMigrations({ dir })).toEqual([]);
+  });
 });
