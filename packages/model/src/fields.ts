@@ -131,7 +131,10 @@ export interface NumberOptions<T> extends BaseFieldOptions<T> {
   max?: T;
 }
 export interface DecimalOptions extends BaseFieldOptions<string> {
-  /** Total significant digits (default 12). */
+  /**
+   * Total significant digits (default 12, at most 18: SQLite stores a decimal as a 64-bit
+   * integer scaled by 10^scale, exact only up to 18 digits; setup() refuses more on every database).
+   */
   precision?: number;
   /** Digits after the decimal point (default 2). */
   scale?: number;
@@ -147,6 +150,7 @@ export interface ForeignKeyOptions {
   null?: boolean;
   /** Name of the reverse accessor on the target model (default `<model>Set`). */
   relatedName?: string;
+  /** Index the key column (default true; a unique or leading composite index may make it redundant). */
   index?: boolean;
   /** Database column name (default: `<field>_id`). */
   column?: string;
@@ -171,7 +175,10 @@ export const f = {
     column<number, O, 'integer'>('integer', options, pick(options, ['min', 'max'])),
   bigint: <const O extends NumberOptions<bigint>>(options?: O) =>
     column<bigint, O, 'bigint'>('bigint', options, pick(options, ['min', 'max'])),
-  /** Exact decimal, read and written as a string such as `"19.99"`. */
+  /**
+   * Exact decimal, read and written as a string such as `"19.99"`. Precision is at most 18
+   * digits on every database (SQLite stores it as a scaled 64-bit integer); setup() refuses more.
+   */
   decimal: <const O extends DecimalOptions>(options?: O) =>
     column<string, O, 'decimal'>('decimal', options, {
       precision: options?.precision ?? 12,

@@ -54,6 +54,8 @@ export class Model<TName extends string, TFields extends FieldMap, TPk extends n
   readonly scopes: TScopes;
   /** Set by the registry for automatically created many-to-many join models. */
   readonly autoCreated: boolean;
+  /** Set once `objects` is read: the model's queryset class, scope methods included, exists from then on. */
+  #queried = false;
 
   /** @internal */
   constructor(name: TName, options: ModelOptions<TFields, 'integer' | 'uuid'>, scopes: TScopes, autoCreated = false) {
@@ -71,17 +73,26 @@ export class Model<TName extends string, TFields extends FieldMap, TPk extends n
 
   /** The default manager: a fresh queryset over every row, with this model's scopes. */
   get objects(): QuerySet<this, Row<this>> & BoundScopes<TScopes, this, Row<this>> {
+    this.#queried = true;
     return QuerySet.forModel(this);
   }
 
   /**
-   * Adds scopes, callable on the manager and on every queryset of the model.
+   * Adds scopes, callable on the manager and on every queryset of the model. Call it where the
+   * model is defined: once `objects` has been read, it throws `STRATA_MODEL_DEFINITION`.
    * @example const Product = defineModel(...).withScopes({ inStock: (qs) => qs.filter({ stock: { gt: 0 } }) });
    *          await Product.objects.inStock().orderBy('name');
    */
   withScopes<TNew extends Record<string, (qs: QuerySet<Model<TName, TFields, TPk, {}>, Row<Model<TName, TFields, TPk, {}>>>, ...args: any[]) => any>>(
     scopes: TNew,
   ): Model<TName, TFields, TPk, TScopes & TNew> {
+    if (this.#queried) {
+      // The queryset class of a model, scope methods included, is built once, on first use.
+      throw new ModelError(
+        'STRATA_MODEL_DEFINITION',
+        `withScopes() on ${this.name} after its querysets were used: define scopes where the model is defined.`,
+      );
+    }
     for (const key of Object.keys(scopes)) {
       if (key in QuerySet.prototype) {
         throw new ModelError('STRATA_MODEL_DEFINITION', `Scope "${key}" on ${this.name} would hide the queryset method of that name; rename it.`);

@@ -1,6 +1,7 @@
-import { and, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { ModelError } from './errors.js';
 import { getRegistry } from './registry.js';
+import { modelOfRow } from './rows.js';
 import { atomic } from './transaction.js';
 import type { AnyModel } from './types.js';
 import { batchSql, makeRow } from './internal/select.js';
@@ -8,7 +9,19 @@ import { isKey } from './internal/validate.js';
 import { unknownField } from './internal/where.js';
 
 type Key = number | string;
-const keyOf = (item: { id: unknown } | Key): Key => (typeof item === 'object' && item !== null ? (item.id as Key) : item);
+const keyOf = (item: unknown): unknown => (typeof item === 'object' && item !== null ? (item as { id: unknown }).id : item);
+
+/** True for a row or a primary key of `model`; a row read through another model is neither, whatever its id. */
+function isRowOrKeyOf(model: AnyModel, item: unknown): boolean {
+  const rowModel = modelOfRow(item);
+  return (rowModel === undefined || rowModel === model) && isKey(model, keyOf(item));
+}
+
+/** A refused owner or target, as an error message names it. */
+function describe(item: unknown): string {
+  const rowModel = modelOfRow(item);
+  return rowModel ? `a row of ${rowModel.name}` : String(keyOf(item));
+}
 
 /**
  * The many-to-many set of one row, e.g. a product's tags:
@@ -28,10 +41,10 @@ export class RelatedSet {
     const relation = meta.manyToMany.get(this.name);
     if (!relation) throw unknownField(this.model, this.name);
     const through = registry.meta(relation.through).table;
-    const ownerId = keyOf(this.owner);
-    if (!isKey(this.model, ownerId)) {
-      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `related() on ${this.model.name} needs a saved row or a primary key, got ${String(ownerId)}.`);
+    if (!isRowOrKeyOf(this.model, this.owner)) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `related() on ${this.model.name} needs a saved row or a primary key of it, got ${describe(this.owner)}.`);
     }
+    const ownerId = keyOf(this.owner) as Key;
     return {
       registry,
       relation,
@@ -44,12 +57,11 @@ export class RelatedSet {
 
   /** Target keys, checked like writes: a key of the wrong type is refused, never coerced. */
   private targetKeys(target: AnyModel, targets: ({ id: unknown } | Key)[]): Key[] {
-    const keys = targets.map(keyOf);
-    const bad = keys.findIndex((key) => !isKey(target, key));
+    const bad = targets.findIndex((item) => !isRowOrKeyOf(target, item));
     if (bad >= 0) {
-      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `${this.name} of ${this.model.name} takes rows or primary keys of ${target.name}, got ${String(keys[bad])}.`);
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `${this.name} of ${this.model.name} takes rows or primary keys of ${target.name}, got ${describe(targets[bad])}.`);
     }
-    return keys;
+    return targets.map((item) => keyOf(item) as Key);
   }
 
   /** Adds targets (rows or primary keys); ones already present are left as they are. */
@@ -100,7 +112,8 @@ export class RelatedSet {
       db
         .select()
         .from(target.table)
-        .where(sql`${target.table.id} in (select ${through[targetKey]} from ${through} where ${through[ownerKey]} = ${ownerId})`)
+        // eq() binds the owner through the column's mapping (an upper-case UUID is stored lower-case).
+        .where(sql`${target.table.id} in (select ${through[targetKey]} from ${through} where ${eq(through[ownerKey], ownerId)})`)
         .orderBy(target.table.id),
     );
     return records.map((record) => makeRow(target, record));

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atomic, F, IntegrityError, isStrataError } from '..';
+import { atomic, defineModel, f, F, IntegrityError, isStrataError } from '..';
 import { databases } from './helpers.js';
 import { Category, Customer, Order, OrderItem, Product, Shipment, Tag, writeModels } from './fixtures.js';
+
+/** Field names whose columns snakeCase splits at acronyms, or that name their column. */
+const Site = defineModel('lab.Site', {
+  fields: {
+    homeURLPath: f.text({ unique: true }),
+    apiKey: f.text({ unique: true, column: 'secret_key' }),
+    level: f.choice({ choices: ['a', 'b'], default: 'a' }),
+  },
+});
 
 /** The rejection of `promise`, which must reject. */
 async function rejection(promise: Promise<unknown>): Promise<IntegrityError> {
@@ -15,7 +24,7 @@ async function rejection(promise: Promise<unknown>): Promise<IntegrityError> {
 }
 
 describe.each(databases)('IntegrityError ($name)', (db) => {
-  beforeAll(() => db.open(writeModels));
+  beforeAll(() => db.open([...writeModels, Site]));
   afterAll(() => db.close());
 
   it('reports a unique violation with the model and field', async () => {
@@ -27,6 +36,14 @@ describe.each(databases)('IntegrityError ($name)', (db) => {
     );
     expect(error.cause).toBeDefined();
     expect(await Customer.objects.filter({ email: 'dup@x.io' }).count()).toBe(1);
+  });
+
+  it('names the field of a column whose name has an acronym or is given', async () => {
+    await Site.objects.create({ homeURLPath: '/home', apiKey: 'k1' });
+    const path = await rejection(Site.objects.create({ homeURLPath: '/home', apiKey: 'k2' }));
+    expect(path).toMatchObject({ kind: 'unique', model: 'lab.Site', field: 'homeURLPath' });
+    const key = await rejection(Site.objects.create({ homeURLPath: '/other', apiKey: 'k1' }));
+    expect(key).toMatchObject({ kind: 'unique', model: 'lab.Site', field: 'apiKey' });
   });
 
   it('reports a unique violation made by update()', async () => {

@@ -4,6 +4,7 @@ import { databases } from './helpers.js';
 import { Category, Customer, OrderItem, Product, Profile, models } from './fixtures.js';
 
 const valid = { name: 'Sencha', price: '12.50' };
+const CATEGORY_ID_KEY = 'Expected an integer primary key (categoryId takes a key; give a row as category).';
 
 /** The errors of `Product.validate(data)`, or undefined when it passed. */
 function productErrors(data: Record<string, unknown>) {
@@ -123,10 +124,20 @@ describe('Model.validate', () => {
   it('checks primary keys and relation keys against the key type of the model they name', () => {
     expect(productErrors({ ...valid, id: '5' })).toEqual({ id: ['Expected an integer primary key.'] });
     expect(productErrors({ ...valid, id: 5 })).toBeUndefined();
-    expect(productErrors({ ...valid, categoryId: '5' })).toEqual({ category: ['Expected a row or an integer primary key.'] });
+    expect(productErrors({ ...valid, categoryId: '5' })).toEqual({ category: [CATEGORY_ID_KEY] });
     expect(productErrors({ ...valid, category: 5.5 })).toEqual({ category: ['Expected a row or an integer primary key.'] });
     expect(productErrors({ ...valid, category: { id: 5 } })).toBeUndefined();
     expect(Profile.validate({ id: 7, customer: 1 })).toEqual({ ok: false, errors: { id: ['Expected a UUID primary key.'] } });
+  });
+
+  it('takes only a primary key as <relation>Id, and a row or a key as <relation>', () => {
+    const row = { id: 5, name: 'Tea' };
+    expect(productErrors({ ...valid, categoryId: { id: 5 } })).toEqual({ category: [CATEGORY_ID_KEY] });
+    expect(productErrors({ ...valid, categoryId: row })).toEqual({ category: [CATEGORY_ID_KEY] });
+    expect(productErrors({ ...valid, categoryId: 5 })).toBeUndefined();
+    expect(productErrors({ ...valid, category: row })).toBeUndefined();
+    expect(productErrors({ ...valid, category: 5, categoryId: 6 })).toEqual({ category: ['Give either category or categoryId, not both.'] });
+    expect(Product.validate({ categoryId: { id: 5 } }, { partial: true })).toEqual({ ok: false, errors: { category: [CATEGORY_ID_KEY] } });
   });
 
   it('rejects null characters in text and in JSON strings', () => {
@@ -188,6 +199,27 @@ describe.each(databases)('validation on write ($name)', (db) => {
       errors: { category: ['Expected a row of shop.Category, not of shop.Customer.'] },
     });
     expect(await Product.objects.count()).toBe(before);
+  });
+
+  it('refuses a row or an { id } given as <relation>Id in create() and update(), before the driver sees it', async () => {
+    const cat = await Category.objects.create({ name: 'Id spelling' });
+    const other = await Category.objects.create({ name: 'Id spelling 2' });
+    const p = await Product.objects.create({ ...valid, category: cat });
+    const before = await Product.objects.count();
+    for (const categoryId of [{ id: other.id }, other]) {
+      for (const write of [
+        () => Product.objects.create({ ...valid, categoryId: categoryId as never }),
+        () => Product.objects.filter({ id: p.id }).update({ categoryId: categoryId as never }),
+      ]) {
+        const error = await write().catch((e: unknown) => e);
+        expect(error, write.toString()).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).fieldErrors).toEqual({ category: [CATEGORY_ID_KEY] });
+      }
+    }
+    const both = await Product.objects.create({ ...valid, category: cat, categoryId: other.id }).catch((e: unknown) => e);
+    expect((both as ValidationError).fieldErrors).toEqual({ category: ['Give either category or categoryId, not both.'] });
+    expect(await Product.objects.count()).toBe(before);
+    expect((await Product.objects.get({ id: p.id })).categoryId).toBe(cat.id);
   });
 
   it('makes update() validate the given keys and change nothing', async () => {

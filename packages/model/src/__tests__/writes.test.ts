@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Count, F, isStrataError, Max, Sum, type ChangeEvent, type FieldRef } from '..';
+import { Count, defineModel, f, F, FieldRef, isStrataError, Max, Sum, type ChangeEvent } from '..';
 import { databases, recordChanges } from './helpers.js';
 import { Category, Customer, Product, Profile, Tag, models } from './fixtures.js';
+
+/** A many-to-many whose owner has a UUID key (bound through the column's mapping). */
+const Playlist = defineModel('media.Playlist', {
+  primaryKey: 'uuid',
+  fields: { title: f.text(), tags: f.manyToMany(() => Tag, { relatedName: 'playlists' }) },
+});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe.each(databases)('QuerySet writes ($name)', (db) => {
-  beforeAll(() => db.open(models));
+  beforeAll(() => db.open([...models, Playlist]));
   afterAll(() => db.close());
 
   let events: ChangeEvent[] = [];
@@ -224,6 +230,17 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
       expect([after.weight, after.views]).toEqual([6, 4n]);
     });
 
+    it('refuses an F() operator other than + - * /, whatever built the expression', async () => {
+      const p = await Product.objects.create({ name: 'Forged op', price: '2.00', stock: 3 });
+      for (const data of [{ stock: new FieldRef('stock', [{ op: '||' as never, operand: 1 }]) }, { price: new FieldRef('price', [{ op: '%' as never, operand: 1 }]) }]) {
+        const error = await Product.objects.filter({ id: p.id }).update(data).catch((e: unknown) => e);
+        expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY'), JSON.stringify(data)).toBe(true);
+        expect((error as Error).message).toMatch(/operators are \+ - \* \//);
+      }
+      const row = await Product.objects.get({ id: p.id });
+      expect([row.stock, row.price]).toEqual([3, '2.00']);
+    });
+
     it('returns how many rows matched and emits their pks', async () => {
       const rows = await Product.objects.bulkCreate(['Count A', 'Count B', 'Count C'].map((name) => ({ name, price: '2.00' })));
       listen();
@@ -316,6 +333,37 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
         expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY'), attempt.toString()).toBe(true);
       }
       expect(await Product.objects.related(p, 'tags').all()).toEqual([]);
+    });
+
+    it('refuses rows of another model as targets or as the owner', async () => {
+      const p = await Product.objects.create({ name: 'Branded set', price: '1.00' });
+      const tag = await Tag.objects.create({ label: 'branded' });
+      await Product.objects.related(p, 'tags').add(tag);
+      // A category whose id is also a tag's id: only the brand tells them apart.
+      const category = await Category.objects.create({ name: 'Not a tag' });
+      const attempts = [
+        () => Product.objects.related(p, 'tags').add(category),
+        () => Product.objects.related(p, 'tags').remove(category),
+        () => Product.objects.related(p, 'tags').set([category]),
+        () => Product.objects.related(category, 'tags').all(),
+      ];
+      for (const attempt of attempts) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY'), attempt.toString()).toBe(true);
+        expect((error as Error).message).toContain('shop.Category');
+      }
+      expect((await Product.objects.related(p, 'tags').all()).map((row) => row.label)).toEqual(['branded']);
+    });
+
+    it('finds the set of an owner whose UUID is given in upper case', async () => {
+      const playlist = await Playlist.objects.create({ title: 'Upper' });
+      const tag = await Tag.objects.create({ label: 'upper-owner' });
+      const upper = playlist.id.toUpperCase();
+      await Playlist.objects.related(upper, 'tags').add(tag);
+      expect((await Playlist.objects.related(upper, 'tags').all()).map((row) => row.id)).toEqual([tag.id]);
+      expect((await Tag.objects.related(tag, 'playlists').all()).map((row) => row.id)).toEqual([playlist.id]);
+      await Playlist.objects.related(upper, 'tags').remove(tag);
+      expect(await Playlist.objects.related(playlist, 'tags').all()).toEqual([]);
     });
 
     it('rejects an unknown relation name', async () => {

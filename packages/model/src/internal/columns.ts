@@ -2,10 +2,10 @@ import { customType as sqliteCustom } from 'drizzle-orm/sqlite-core';
 import {
   bigint as pgBigint,
   boolean as pgBoolean,
+  customType as pgCustom,
   date as pgDate,
   doublePrecision,
   integer as pgInteger,
-  jsonb,
   numeric,
   text as pgText,
   timestamp,
@@ -61,6 +61,16 @@ const sqliteDecimal = (scale: number) =>
     fromDriver: (value) => unscaleDecimal(BigInt(value), scale),
   });
 
+/*
+ * node-postgres already decodes jsonb. drizzle's own jsonb column JSON.parses any string it is
+ * handed once more, so a stored string "123" would read back as the number 123: decode nothing.
+ */
+const pgJsonb = pgCustom<{ data: unknown; driverData: unknown }>({
+  dataType: () => 'jsonb',
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
+
 /** A drizzle column builder for `config` in `dialect`, before constraints are applied. */
 export function columnBuilder(dialect: Dialect, name: string, config: FieldConfig, pkKind?: 'integer' | 'uuid') {
   const kind = pkKind ?? config.kind;
@@ -113,7 +123,7 @@ function pgColumn(name: string, kind: string, config: FieldConfig) {
     case 'datetime':
       return timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
     case 'json':
-      return jsonb(name);
+      return pgJsonb(name);
     case 'uuid':
       return pgUuid(name);
     default:

@@ -138,6 +138,7 @@ function compileTable(model: AnyModel, dialect: Dialect, all: Map<AnyModel, Comp
   for (const [name, field] of Object.entries(model.fields as FieldMap)) {
     const config = field.config as FieldConfig;
     if (config.kind === 'manyToMany') continue;
+    if (config.kind === 'decimal') checkPrecision(model, name, config);
     const isRelation = config.kind === 'foreignKey' || config.kind === 'oneToOne';
     const key = isRelation ? `${name}Id` : name;
     const column = config.column ?? (isRelation ? `${snakeCase(name)}_id` : snakeCase(name));
@@ -169,6 +170,19 @@ function compileTable(model: AnyModel, dialect: Dialect, all: Map<AnyModel, Comp
   return { model, table, columns, toOne, reverse: new Map(), manyToMany: new Map(), referrers: [], rowPrototype, defaults };
 }
 
+/** The most decimal digits SQLite's storage (an integer scaled by 10^scale, see columns.ts) holds exactly. */
+const MAX_DECIMAL_PRECISION = 18;
+
+/** Refused on both dialects alike, so that a model means the same on every database. */
+function checkPrecision(model: AnyModel, name: string, config: FieldConfig): void {
+  const precision = config.precision ?? 12;
+  if (precision <= MAX_DECIMAL_PRECISION) return;
+  throw new ModelError(
+    'STRATA_MODEL_DEFINITION',
+    `${model.name}.${name}: decimal precision ${precision} is above ${MAX_DECIMAL_PRECISION}, the most digits a 64-bit integer holds exactly (how SQLite stores decimals); use at most ${MAX_DECIMAL_PRECISION}.`,
+  );
+}
+
 function primaryKey(model: AnyModel, dialect: Dialect) {
   if (model.primaryKey === 'uuid') {
     return dialect === 'sqlite' ? columnBuilder(dialect, 'id', { ...pkConfig, kind: 'uuid' }).primaryKey() : pgUuid('id').primaryKey();
@@ -184,10 +198,15 @@ function primaryKey(model: AnyModel, dialect: Dialect) {
  */
 function sqlDefault(dialect: Dialect, config: FieldConfig): unknown {
   const value = config.default;
+  // A JSON value is no SQL literal (a string default would be stored unquoted, or refused by
+  // jsonb); inserts fill JSON defaults themselves.
+  if (config.kind === 'json') return undefined;
   if (config.kind === 'decimal' && dialect === 'sqlite') {
     // Stored scaled (see columns.ts), so the default must be too: '1.50' is 150.
     return typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? sql.raw(String(scaleDecimal(value, config.scale ?? 2))) : undefined;
   }
+  // Stored lower-case, as columns.ts writes UUIDs and PostgreSQL's uuid type returns them.
+  if (config.kind === 'uuid' && typeof value === 'string') return value.toLowerCase();
   if (typeof value === 'bigint') return sql.raw(value.toString());
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined;
 }
@@ -204,8 +223,7 @@ function constraints(model: AnyModel, dialect: Dialect, table: Record<string, un
     return { info, column: table[key] };
   };
   for (const info of columns.values()) {
-    const isRelation = info.config.kind === 'foreignKey' || info.config.kind === 'oneToOne';
-    if (info.key !== 'id' && !info.config.unique && (info.config.index || isRelation)) {
+    if (info.key !== 'id' && !info.config.unique && info.config.index) {
       out.push(index(`${model.tableName}_${info.name}_idx`).on(table[info.key] as never));
     }
     if (info.config.choices) {

@@ -1,8 +1,11 @@
 import { IntegrityError, isStrataError, type ConstraintKind } from '../errors.js';
 import type { AnyModel } from '../types.js';
+import type { ColumnInfo } from './compile.js';
 
+/** What the translator reads of the registry: the model of a table, and its compiled columns. */
 interface TableLookup {
   modelByTable(table: string): AnyModel | undefined;
+  meta(model: AnyModel): { columns: ReadonlyMap<string, ColumnInfo> };
 }
 
 interface DriverError {
@@ -38,7 +41,7 @@ function fromPostgres(e: DriverError, kind: ConstraintKind, registry: TableLooku
   const model = e.table ? registry.modelByTable(e.table) : undefined;
   const column = e.column ?? /Key \(([^)]+)\)/.exec(e.detail ?? '')?.[1]?.split(', ')[0] ?? columnFromConstraint(e.constraint, e.table);
   return new IntegrityError(
-    { ...named(model, column), ...(e.constraint ? { constraint: e.constraint } : {}), kind },
+    { ...named(registry, model, column), ...(e.constraint ? { constraint: e.constraint } : {}), kind },
     cause,
   );
 }
@@ -49,14 +52,14 @@ function fromSqlite(e: DriverError, registry: TableLookup, cause: unknown): Inte
   const columnMatch = /failed: (\w+)\.(\w+)/.exec(message);
   if (columnMatch) {
     const model = registry.modelByTable(columnMatch[1]!);
-    return new IntegrityError({ ...named(model, columnMatch[2]), kind }, cause);
+    return new IntegrityError({ ...named(registry, model, columnMatch[2]), kind }, cause);
   }
   const checkMatch = /CHECK constraint failed: (\w+)/.exec(message);
   if (checkMatch) {
     const constraint = checkMatch[1]!;
     const table = [...constraint.matchAll(/_/g)].map((m) => constraint.slice(0, m.index)).reverse().find((t) => registry.modelByTable(t));
     const model = table ? registry.modelByTable(table) : undefined;
-    return new IntegrityError({ ...named(model, columnFromConstraint(constraint, table)), constraint, kind }, cause);
+    return new IntegrityError({ ...named(registry, model, columnFromConstraint(constraint, table)), constraint, kind }, cause);
   }
   return new IntegrityError({ kind }, cause);
 }
@@ -75,22 +78,19 @@ function columnFromConstraint(constraint: string | undefined, table: string | un
 }
 
 /** Model name plus the field name for a column (`category_id` → `category`). */
-function named(model: AnyModel | undefined, column: string | undefined): { model?: string; field?: string } {
+function named(registry: TableLookup, model: AnyModel | undefined, column: string | undefined): { model?: string; field?: string } {
   if (!model) return {};
-  const field = column ? fieldForColumn(model, column) : undefined;
+  const field = column ? fieldForColumn(registry, model, column) : undefined;
   return field ? { model: model.name, field } : { model: model.name };
 }
 
-function fieldForColumn(model: AnyModel, column: string): string | undefined {
-  if (column === 'id') return 'id';
-  for (const [name, field] of Object.entries(model.fields)) {
-    const config = (field as { config: { column?: string; kind: string } }).config;
-    const isRelation = config.kind === 'foreignKey' || config.kind === 'oneToOne';
-    const expected = config.column ?? (isRelation ? `${snake(name)}_id` : snake(name));
-    if (expected === column) return name;
+/** Read from the compiled model, so it names columns exactly as they were created. */
+function fieldForColumn(registry: TableLookup, model: AnyModel, column: string): string | undefined {
+  for (const info of registry.meta(model).columns.values()) {
+    if (info.name !== column) continue;
+    const isRelation = info.config.kind === 'foreignKey' || info.config.kind === 'oneToOne';
+    return isRelation ? info.key.slice(0, -'Id'.length) : info.key;
   }
   // A named check over several columns (`stock_nonnegative`) is no field: say so, rather than invent one.
   return undefined;
 }
-
-const snake = (value: string) => value.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

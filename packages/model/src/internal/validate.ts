@@ -34,7 +34,12 @@ export function validateData(model: AnyModel, data: Record<string, unknown>, par
     const config = field.config as FieldConfig;
     if (config.kind === 'manyToMany') continue;
     const isRelation = config.kind === 'foreignKey' || config.kind === 'oneToOne';
-    const key = isRelation && !(name in data) ? `${name}Id` : name;
+    const idKey = `${name}Id`;
+    if (isRelation && data[name] !== undefined && data[idKey] !== undefined) {
+      add(name, `Give either ${name} or ${idKey}, not both.`);
+      continue;
+    }
+    const key = isRelation && data[name] === undefined ? idKey : name;
     const present = key in data && data[key] !== undefined;
     if (!present) {
       if (!partial && config.default === undefined && !config.null) add(name, 'This field is required.');
@@ -46,7 +51,11 @@ export function validateData(model: AnyModel, data: Record<string, unknown>, par
       continue;
     }
     if (isExpression(value)) continue;
-    const message = isRelation ? checkRelation(config.target!(), value) : checkValue(config, value);
+    const message = !isRelation
+      ? checkValue(config, value)
+      : key === name
+        ? checkRelation(config.target!(), value)
+        : checkRelationKey(config.target!(), value, name);
     if (message) {
       add(name, message);
       continue;
@@ -67,6 +76,11 @@ export function checkRelation(target: AnyModel, value: unknown): string | undefi
     value = value.id;
   }
   return isKey(target, value) ? undefined : `Expected a row or ${keyKind(target)} primary key.`;
+}
+
+/** A `<relation>Id` value is a primary key only: a row goes under the relation's own name. */
+function checkRelationKey(target: AnyModel, value: unknown, name: string): string | undefined {
+  return isKey(target, value) ? undefined : `Expected ${keyKind(target)} primary key (${name}Id takes a key; give a row as ${name}).`;
 }
 
 /** True when `value` is a primary key of `model`'s kind (a safe integer, or a UUID string). */

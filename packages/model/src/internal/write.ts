@@ -74,10 +74,12 @@ function prepare(meta: CompiledModel, data: Data): Data {
     Object.keys(data).map((key) => {
       const relation = meta.toOne.get(key);
       const value = data[key];
-      if (!relation) return [key, value];
-      // A bad row (of another model, or with a wrong-typed id) stays whole, for validation to name.
-      const row = value !== null && typeof value === 'object' && !checkRelation(relation.target, value);
-      return [relation.key, row ? (value as { id: unknown }).id : value];
+      // Both spellings at once, or a bad row or key (of another model, wrong-typed), stay as
+      // given, for validation to name: only a good one becomes the `<name>Id` column value.
+      if (!relation || data[relation.key] !== undefined) return [key, value];
+      if (value === null || value === undefined) return [relation.key, value];
+      if (checkRelation(relation.target, value)) return [key, value];
+      return [relation.key, typeof value === 'object' ? (value as { id: unknown }).id : value];
     }),
   );
   for (const [key, fallback] of meta.defaults) {
@@ -110,6 +112,8 @@ export async function updateRows(registry: Registry, model: AnyModel, state: Que
   return rows.length;
 }
 
+/** The operators spliced into SQL as text (`sql.raw`): never trust an expression to hold only these. */
+const OPERATORS: readonly string[] = ['+', '-', '*', '/'];
 const NUMERIC = ['integer', 'bigint', 'decimal', 'float'];
 const INTEGRAL = ['integer', 'bigint'];
 const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
@@ -128,6 +132,7 @@ function expressionSql(registry: Registry, meta: CompiledModel, info: ColumnInfo
       : !INTEGRAL.includes(to.kind) || INTEGRAL.includes(from.kind);
   if (!compatible) throw invalid(`a ${from.kind} value cannot be stored in the ${to.kind} field ${info.key}.`);
   const ops = expression.ops.map(({ op, operand }) => {
+    if (!OPERATORS.includes(op)) throw invalid(`operators are + - * /, got ${String(op)}.`);
     const text = typeof operand === 'bigint' ? operand.toString() : typeof operand === 'number' || typeof operand === 'string' ? String(operand) : '';
     if (!DECIMAL_TEXT.test(text)) throw invalid(`operands are numbers, bigints or decimal strings, got ${String(operand)}.`);
     if (INTEGRAL.includes(to.kind) && text.includes('.')) throw invalid(`the integer field ${info.key} takes integer operands, got ${text}.`);
