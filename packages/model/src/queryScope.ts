@@ -44,8 +44,11 @@ export async function runInQueryScope<T>(fn: () => Promise<T> | T, options: Quer
 
 /** @internal Called for every data query; `describe` names the model for N+1 warnings. */
 export function recordQuery(sqlText: string, debug: boolean, describe: (sqlText: string) => string): void {
+  const innermost = storage.getStore();
+  // Outside every scope nothing is counted, so the shape (a regular expression over the SQL) need not be built.
+  if (!innermost) return;
   const shape = sqlText.replace(/\((?:\?|\$\d+)(?:, (?:\?|\$\d+))*\)/g, '(…)');
-  for (let scope = storage.getStore(); scope; scope = scope.parent) {
+  for (let scope: Scope | undefined = innermost; scope; scope = scope.parent) {
     scope.count += 1;
     const seen = (scope.shapes.get(shape) ?? 0) + 1;
     scope.shapes.set(shape, seen);

@@ -16,7 +16,7 @@ import type {
   UpdateData,
   Where,
 } from './types.js';
-import type { Node } from './internal/where.js';
+import { dynamicNames, type Node } from './internal/where.js';
 import { combinators, type Combinators, type Condition } from './conditions.js';
 import { assemble, emptyState, plan, selectQuery, valuesQuery, whereSql, type QueryState } from './internal/select.js';
 import { checkPrefetches, runPrefetches, withPrefetchKeys } from './internal/prefetch.js';
@@ -87,20 +87,32 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
    * NULL sorts as the largest value (last ascending, first descending) on both databases.
    */
   orderBy(...terms: OrderTerm<M>[]): QS<M, R> {
-    return this.with({ order: terms });
+    return this.with({ order: terms, orderNames: undefined });
   }
 
   /**
-   * Ordering from strings chosen at run time (e.g. by a client): each term is checked against
-   * the model and an unknown one throws `STRATA_MODEL_UNKNOWN_FIELD` when the query runs.
+   * Ordering from terms chosen at run time (e.g. by a client), checked when the query runs: a
+   * field the model lacks, or a path outside `allow` when given, throws `STRATA_MODEL_UNKNOWN_FIELD`;
+   * a path that reads a `sensitive` field (at any depth) throws `STRATA_MODEL_INVALID_QUERY`.
+   * @example Product.objects.orderByDynamic(request.sort, { allow: ['name', 'price', 'category.name'] })
    */
-  orderByDynamic(...terms: string[]): QS<M, R> {
-    return this.with({ order: terms });
+  orderByDynamic(terms: readonly string[], options: { allow?: readonly FieldPath<M>[] } = {}): QS<M, R> {
+    if (!Array.isArray(terms)) {
+      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `orderByDynamic() takes an array of terms such as ['-price', 'name'].`);
+    }
+    return this.with({ order: [...terms], orderNames: dynamicNames(options.allow) });
   }
 
-  /** Filter from a dynamic object (e.g. built from client input); unknown keys throw `STRATA_MODEL_UNKNOWN_FIELD`. */
-  filterDynamic(where: Record<string, unknown>): QS<M, R> {
-    return this.with({ nodes: [...this.state.nodes, { type: 'where', value: where }] });
+  /**
+   * Filter from an object chosen at run time (e.g. built from client input), checked when the
+   * query runs: a key the model lacks, or a field path outside `allow` when given, throws
+   * `STRATA_MODEL_UNKNOWN_FIELD`; a key that reads a `sensitive` field (at any depth) throws
+   * `STRATA_MODEL_INVALID_QUERY`. `allow` lists the paths a value may be compared with
+   * (`'name'`, `'category.name'`, `'tags.label'`); crossing a relation to reach one is allowed.
+   * @example Product.objects.filterDynamic(request.where, { allow: ['name', 'price', 'category.name'] })
+   */
+  filterDynamic(where: Record<string, unknown>, options: { allow?: readonly string[] } = {}): QS<M, R> {
+    return this.with({ nodes: [...this.state.nodes, { type: 'where', value: where, names: dynamicNames(options.allow) }] });
   }
 
   limit(count: number): QS<M, R> {
@@ -162,7 +174,7 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
     // execute() rather than awaiting the builder: the query then starts (and is logged) in the
     // caller's stack, which the N+1 detector reports as the call site.
     const records: Record<string, any>[] = await registry.run((db) => selectQuery(db, registry, state, p).execute());
-    const rows = records.map((record) => assemble(p, record, state.related));
+    const rows = records.map((record) => assemble(p, record));
     if (state.prefetch.length && rows.length) await runPrefetches(registry, meta, rows, state.prefetch);
     return rows as R[];
   }
@@ -237,8 +249,9 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
    * @example const { total, n } = await Product.objects.aggregate({ total: Sum<string>('price'), n: Count() });
    */
   async aggregate<T extends Record<string, Aggregate>>(spec: T): Promise<{ [K in keyof T]: T[K] extends Aggregate<infer V> ? V : never }> {
-    // The function name becomes SQL text: only the five built by Count()…Max() may reach it,
-    // never a look-alike object assembled from input.
+    // The function name becomes SQL text, so it must be one of the five that Count()…Max() build.
+    // The check is by shape: an object of the same shape made from input passes, which is safe
+    // only because its fn is one of those five and its field is a name looked up in the model.
     for (const [name, aggregate] of Object.entries(spec as Record<string, Partial<Aggregate>>)) {
       const known = aggregate?.kind === 'aggregate' && AGGREGATES.has(aggregate.fn!) && (aggregate.field === undefined || typeof aggregate.field === 'string');
       if (!known) throw new ModelError('STRATA_MODEL_INVALID_QUERY', `aggregate({ ${name} }) takes Count(), Sum(), Avg(), Min() or Max().`);
@@ -335,14 +348,17 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
 
   /**
    * Iterates in chunks (default 500 rows a query) so large tables never load at once.
-   * Without an explicit ordering it pages by primary key, which is safe under concurrent inserts.
+   * With no ordering (none given, and no model `ordering`) it pages by primary key (`id > last`),
+   * which skips nothing under concurrent inserts and deletes. With one it pages by LIMIT/OFFSET,
+   * ordered by `id` after the ordering's own terms so that rows which tie keep one order across
+   * pages: every row comes once, in order, as long as rows are not added or removed meanwhile.
    */
   async *iterate(options: { chunkSize?: number } = {}): AsyncGenerator<R> {
     const size = options.chunkSize ?? 500;
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new ModelError('STRATA_MODEL_INVALID_QUERY', `iterate() takes a chunkSize of at least 1, got ${String(size)}.`);
     }
-    const byKey = this.state.order === undefined && this.model.ordering.length === 0;
+    const byKey = (this.state.order ?? this.model.ordering).length === 0;
     // A slice bounds the whole iteration: the first page starts at its offset, and the pages
     // together stop at its limit.
     let remaining = this.state.limit ?? Infinity;
@@ -350,11 +366,11 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
     let after: unknown;
     while (remaining > 0) {
       const limit = Math.min(size, remaining);
-      const page = !byKey
-        ? this.with({ limit, offset })
-        : after === undefined
-          ? this.with({ order: ['id'], limit })
-          : this.with({ order: ['id'], limit, offset: undefined }).filter({ id: { gt: after } } as Where<M>);
+      // totalOrder: ORDER BY the ordering then `id`, or `id` alone when there is no ordering.
+      const page =
+        byKey && after !== undefined
+          ? this.with({ limit, offset: undefined, totalOrder: true }).filter({ id: { gt: after } } as Where<M>)
+          : this.with({ limit, offset, totalOrder: true });
       const rows = await page.fetch();
       for (const row of rows) yield row;
       if (rows.length < limit) return;

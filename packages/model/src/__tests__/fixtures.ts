@@ -80,3 +80,21 @@ export const GraphEdge = defineModel('graph.Edge', {
 });
 
 export const readModels = [...models, GraphNode, GraphEdge];
+
+/** Iteration tests: a default ordering on a column of three values, so that most rows tie. */
+export const Ticket = defineModel('queue.Ticket', {
+  fields: { priority: f.integer() },
+  ordering: ['priority'],
+});
+
+/** Dynamic-input tests: a sensitive field, reachable directly and across every kind of relation. */
+export const Account = defineModel('auth.Account', {
+  fields: { username: f.text({ maxLength: 40 }), passwordHash: f.text({ sensitive: true }) },
+});
+export const Document = defineModel('auth.Document', {
+  fields: {
+    title: f.text({ maxLength: 80 }),
+    owner: f.foreignKey(() => Account, { relatedName: 'documents' }),
+    readers: f.manyToMany(() => Account, { relatedName: 'readable' }),
+  },
+});

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInQueryScope } from '..';
 import { databases } from './helpers.js';
-import { Tag, models } from './fixtures.js';
+import { Tag, Ticket, models } from './fixtures.js';
 
 describe.each(databases)('QuerySet iteration ($name)', (db) => {
   beforeAll(async () => {
-    await db.open(models);
+    await db.open([...models, Ticket]);
     await Tag.objects.create({ label: 'other' });
     await Tag.objects.bulkCreate(Array.from({ length: 1050 }, (_, i) => ({ label: `bulk-${String(i).padStart(4, '0')}` })));
   });
@@ -59,5 +59,21 @@ describe.each(databases)('QuerySet iteration ($name)', (db) => {
       if (seen.length === 50) await Tag.objects.filter({ id: { in: rows.slice(0, 20).map((row) => row.id) } }).delete();
     }
     expect(seen).toEqual(rows.map((row) => row.label));
+  });
+
+  it('does not skip or repeat rows when the ordering ties (a default ordering on a column of three values)', async () => {
+    const tickets = await Ticket.objects.bulkCreate(Array.from({ length: 1500 }, (_, i) => ({ priority: (i * 7) % 3 })));
+    const ids = async (qs: typeof Ticket.objects) => {
+      const out: number[] = [];
+      for await (const ticket of qs.iterate({ chunkSize: 100 })) out.push(ticket.id);
+      return out;
+    };
+    const byPriority = (sign: 1 | -1) => [...tickets].sort((a, b) => sign * (a.priority - b.priority) || a.id - b.id).map((t) => t.id);
+    const viaDefault = await ids(Ticket.objects);
+    expect(new Set(viaDefault).size).toBe(1500);
+    expect(viaDefault).toEqual(byPriority(1));
+    expect(await ids(Ticket.objects.orderBy('-priority'))).toEqual(byPriority(-1));
+    expect(await ids(Ticket.objects.orderBy('-priority', '-id'))).toEqual(byPriority(1).reverse());
+    expect(await ids(Ticket.objects.orderBy())).toEqual(tickets.map((t) => t.id));
   });
 });

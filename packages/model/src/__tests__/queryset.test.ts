@@ -241,6 +241,22 @@ describe.each(databases)('QuerySet ($name)', (db) => {
       expect((await categorised.orderBy('-category.name', 'price')).map((p) => p.name)).toEqual(['Sencha', 'Matcha', 'Espresso', '100% Arabica']);
     });
 
+    it('does join a relation it orders by without selecting its columns', async () => {
+      const { result, shapes } = await runInQueryScope(() => Product.objects.filter({ categoryId: { isNull: false } }).orderBy('category.name', 'price').fetch());
+      expect(result.map((p) => p.name)).toEqual(['Espresso', '100% Arabica', 'Sencha', 'Matcha']);
+      expect(result[0]).not.toHaveProperty('category');
+      const [query] = [...shapes.keys()];
+      expect(query).toMatch(/ join /);
+      expect(query!.slice(0, query!.indexOf(' from '))).not.toMatch(/"r1"/);
+    });
+
+    it('does order distinct rows by a related field on both databases', async () => {
+      const rows = await Product.objects.filter({ categoryId: { isNull: false } }).distinct().orderBy('-category.name', 'price');
+      expect(rows.map((p) => p.name)).toEqual(['Sencha', 'Matcha', 'Espresso', '100% Arabica']);
+      const named = await Product.objects.filter({ categoryId: { isNull: false } }).only('name').distinct().orderBy('category.name', '-price');
+      expect(named.map((p) => ({ ...p }))).toEqual(['100% Arabica', 'Espresso', 'Matcha', 'Sencha'].map((name) => ({ id: expect.any(Number), name })));
+    });
+
     it('does sort NULL as the largest value on both databases', async () => {
       const weights = ['Espresso', 'Sencha', 'Genmai sencha', '100% Arabica'];
       const nulls = ['Matcha', 'snake_case', 'back\\slash'];

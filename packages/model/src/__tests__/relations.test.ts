@@ -126,6 +126,15 @@ describe.each(databases)('relations ($name)', (db) => {
       expect(withItems.map((o) => o.items.map((i) => i.quantity))).toEqual([[1, 3], [2, 5], []]);
     });
 
+    it('does honour only() and distinct() of a many-to-many prefetch queryset, keeping the keys it needs', async () => {
+      const products = Product.objects.only('name').distinct().orderBy('name').prefetch('category');
+      const { result, shapes } = await runInQueryScope(() => Tag.objects.orderBy('label').prefetch({ products }).fetch());
+      const loaded = result.map((tag) => tag.products.map((p) => [Object.keys(p).sort().join(), p.name, p.category?.name ?? null]));
+      const keys = 'category,categoryId,id,name';
+      expect(loaded).toEqual([[[keys, 'Bancha', null], [keys, 'Sencha', 'Tea']], [[keys, 'Sencha', 'Tea']]]);
+      expect([...shapes.keys()].filter((query) => /^select distinct /.test(query))).toHaveLength(1);
+    });
+
     it('does load a to-one relation by name, batched', async () => {
       const { result, count } = await runInQueryScope(() => shop().prefetch('customer').fetch());
       expect(count).toBe(2);

@@ -110,6 +110,19 @@ describe('filter and orderBy', () => {
   });
 });
 
+describe('filterDynamic and orderByDynamic', () => {
+  it('does take strings chosen at run time, ordering terms as an array, and allow-lists', () => {
+    expectTypeOf(Product.objects.orderByDynamic).parameter(0).toEqualTypeOf<readonly string[]>();
+    expectTypeOf(Product.objects.filterDynamic).parameter(0).toEqualTypeOf<Record<string, unknown>>();
+    void Product.objects.filterDynamic({ nope: 1 }, { allow: ['name', 'category.name', 'tags.label'] });
+    void Product.objects.orderByDynamic(['-price', 'whatever'], { allow: ['price', 'category.name'] });
+    // @ts-expect-error terms are one array, not one argument each
+    void Product.objects.orderByDynamic('name', 'price');
+    // @ts-expect-error an ordering allow-list names field paths of the model
+    void Product.objects.orderByDynamic(['name'], { allow: ['nmae'] });
+  });
+});
+
 describe('terminal methods', () => {
   it('does type get, first, count, exists, values and aggregate', async () => {
     expectTypeOf(await Product.objects.get({ id: 1 })).toEqualTypeOf<Row<typeof Product>>();

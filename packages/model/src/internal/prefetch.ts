@@ -87,22 +87,15 @@ async function prefetchOne(registry: Registry, meta: CompiledModel, rows: RowRec
     return;
   }
   const through = registry.meta(m2m!.through).table;
-  const sourceKey = `${m2m!.sourceField}Id`;
+  const owner = through[`${m2m!.sourceField}Id`];
   const p = plan(registry, targetMeta, state);
-  const records: Record<string, any>[] = await registry.run((db) => {
-    const query = db
-      .select({ t0: targetMeta.table, owner: { id: through[sourceKey] }, ...Object.fromEntries([...p.joins.values()].map((j) => [j.name, j.ref])) })
-      .from(targetMeta.table)
-      .innerJoin(through, eq(through[`${m2m!.targetField}Id`], targetMeta.table.id));
-    let joined = query;
-    for (const join of p.joins.values()) joined = joined.leftJoin(join.ref, eq(join.ref.id, join.parentRef[join.key]));
-    const where = batchSql(registry, through[sourceKey], ids);
-    return joined.where(p.where ? and(where, p.where) : where).orderBy(...p.orderBy);
-  });
-  const found = records.map((record) => {
-    const row = assemble(p, record, state.related);
-    return { row, owner: record.owner.id };
-  });
+  const batch = batchSql(registry, owner, ids);
+  // The custom queryset's only() and distinct() hold as in a fetch; each row comes with its owner's key.
+  const link = { table: through, on: eq(through[`${m2m!.targetField}Id`], targetMeta.table.id), columns: { owner } };
+  const records: Record<string, any>[] = await registry.run((db) =>
+    selectQuery(db, registry, state, { ...p, where: p.where ? and(batch, p.where) : batch }, link),
+  );
+  const found = records.map((record) => ({ row: assemble(p, record), owner: record.owner }));
   if (state.prefetch.length && found.length) await runPrefetches(registry, targetMeta, found.map((f) => f.row), state.prefetch);
   const byOwner = groupBy(found, (item) => item.owner);
   for (const row of rows) row[name] = (byOwner.get(row.id) ?? []).map((item) => item.row);
@@ -136,7 +129,7 @@ function isToOnePath(registry: Registry, meta: CompiledModel, path: string): boo
 async function fetchBatch(registry: Registry, meta: CompiledModel, state: QueryState): Promise<RowRecord[]> {
   const p = plan(registry, meta, state);
   const records: Record<string, any>[] = await registry.run((db) => selectQuery(db, registry, state, p));
-  const rows = records.map((record) => assemble(p, record, state.related));
+  const rows = records.map((record) => assemble(p, record));
   if (state.prefetch.length && rows.length) await runPrefetches(registry, meta, rows, state.prefetch);
   return rows;
 }

@@ -4,7 +4,7 @@ import { alias as pgAlias } from 'drizzle-orm/pg-core';
 import { ModelError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import type { CompiledModel } from './compile.js';
-import { compileNode, unknownField, type Node } from './where.js';
+import { checkDynamicName, compileNode, unknownField, type DynamicNames, type Node } from './where.js';
 
 /** Everything a queryset has been told, before it runs. */
 export interface QueryState {
@@ -17,6 +17,10 @@ export interface QueryState {
   readonly only: readonly string[] | undefined;
   readonly distinct: boolean;
   readonly forUpdate: boolean;
+  /** Set when `order` was chosen by dynamic input (`orderByDynamic`): how its terms are checked. */
+  readonly orderNames: DynamicNames | undefined;
+  /** Order by `id` last (unless the ordering names it), so that the order is total and pages never overlap. */
+  readonly totalOrder: boolean;
   /** Internal filters added by prefetch: `key IN batch`. */
   readonly batch?: { key: string; values: readonly unknown[] };
 }
@@ -37,12 +41,19 @@ export const emptyState: QueryState = {
   only: undefined,
   distinct: false,
   forUpdate: false,
+  orderNames: undefined,
+  totalOrder: false,
 };
 
 /** A LEFT JOIN of a to-one relation, keyed by its dotted path from the queried model. */
 export interface Join {
   path: string;
+  /** The relation's name on the parent row, where a loaded row is attached. */
+  field: string;
+  /** The alias (`r1`, `r2`, …), also the key of its columns in a SELECT result. */
   name: string;
+  /** Position in the plan's joins (the alias is `r${index + 1}`). */
+  index: number;
   meta: CompiledModel;
   ref: any;
   parentRef: any;
@@ -53,17 +64,40 @@ export interface Join {
 /** The planned SELECT: joins by path plus the where and order SQL. */
 export interface Plan {
   meta: CompiledModel;
+  /** Every join: the relations selectRelated loads, then those only an ordering reads. */
   joins: Map<string, Join>;
+  /** The joins whose rows are loaded (selectRelated), parents before children. */
+  loaded: Join[];
   where: SQL | undefined;
   orderBy: SQL[];
+  /** The column of each ordering term, which SELECT DISTINCT must also select on PostgreSQL. */
+  sortColumns: unknown[];
 }
 
 export function plan(registry: Registry, meta: CompiledModel, state: QueryState): Plan {
   const joins = new Map<string, Join>();
   for (const path of state.related) joinPath(registry, meta, joins, path.split('.'), path);
+  const loaded = [...joins.values()];
   const where = whereSql(registry, meta, state);
-  const orderBy = (state.order ?? meta.model.ordering).map((term) => orderTerm(registry, meta, joins, term));
-  return { meta, joins, where, orderBy };
+  const terms = state.order ?? meta.model.ordering;
+  let sorts = state.order ? terms.map((term) => sortBy(registry, meta, joins, term, state.orderNames)) : defaultSorts(registry, meta, joins);
+  if (state.totalOrder && !terms.some((term) => term === 'id' || term === '-id')) sorts = [...sorts, sortBy(registry, meta, joins, 'id', undefined)];
+  return { meta, joins, loaded, where, orderBy: sorts.map((sort) => sort.sql), sortColumns: sorts.map((sort) => sort.column) };
+}
+
+type Sort = { sql: SQL; column: unknown };
+const compiledDefaults = new WeakMap<CompiledModel, readonly Sort[]>();
+
+/**
+ * The model's default ordering, compiled once per registry (a CompiledModel belongs to one). One
+ * across a relation is compiled per query: it joins under an alias that depends on the other joins.
+ */
+function defaultSorts(registry: Registry, meta: CompiledModel, joins: Map<string, Join>): readonly Sort[] {
+  const cached = compiledDefaults.get(meta);
+  if (cached) return cached;
+  const sorts = meta.model.ordering.map((term) => sortBy(registry, meta, joins, term, undefined));
+  if (!meta.model.ordering.some((term) => term.includes('.'))) compiledDefaults.set(meta, sorts);
+  return sorts;
 }
 
 export function whereSql(registry: Registry, meta: CompiledModel, state: QueryState): SQL | undefined {
@@ -105,9 +139,10 @@ function joinPath(registry: Registry, meta: CompiledModel, joins: Map<string, Jo
     let join = joins.get(path);
     if (!join) {
       const target = registry.meta(relation.target);
-      const name = `r${joins.size + 1}`;
+      const index = joins.size;
+      const name = `r${index + 1}`;
       const ref = registry.dialect === 'sqlite' ? sqliteAlias(target.table, name) : pgAlias(target.table, name);
-      join = { path, name, meta: target, ref, parentRef: parent?.ref ?? meta.table, key: relation.key, parent };
+      join = { path, field: segment, name, index, meta: target, ref, parentRef: parent?.ref ?? meta.table, key: relation.key, parent };
       joins.set(path, join);
     }
     parent = join;
@@ -116,17 +151,31 @@ function joinPath(registry: Registry, meta: CompiledModel, joins: Map<string, Jo
   return parent!;
 }
 
-function orderTerm(registry: Registry, meta: CompiledModel, joins: Map<string, Join>, term: string): SQL {
+/** One ordering term (`'name'`, `'-category.name'`): its ORDER BY SQL and the column it reads. */
+function sortBy(registry: Registry, meta: CompiledModel, joins: Map<string, Join>, term: string, names: DynamicNames | undefined): Sort {
   if (typeof term !== 'string' || term.length === 0) {
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `Ordering terms are field paths such as "name" or "-createdAt".`);
   }
   const descending = term.startsWith('-');
-  const { column, nullable } = columnAt(registry, meta, joins, descending ? term.slice(1) : term);
+  const path = descending ? term.slice(1) : term;
+  if (names) checkDynamicPath(registry, meta, path, names);
+  const { column, nullable } = columnAt(registry, meta, joins, path);
   if (nullable && registry.dialect === 'sqlite') {
     // NULL sorts as the largest value on both databases: PostgreSQL's rule, the reverse of SQLite's.
-    return descending ? sql`${column} desc nulls first` : sql`${column} asc nulls last`;
+    return { sql: descending ? sql`${column} desc nulls first` : sql`${column} asc nulls last`, column };
   }
-  return descending ? desc(column) : asc(column);
+  return { sql: descending ? desc(column) : asc(column), column };
+}
+
+/** Checks each segment of a dynamic ordering path as a filter checks its keys; an unknown one is left to columnAt. */
+function checkDynamicPath(registry: Registry, meta: CompiledModel, path: string, names: DynamicNames): void {
+  const segments = path.split('.');
+  let current: CompiledModel | undefined = meta;
+  for (let i = 0; i < segments.length && current; i++) {
+    checkDynamicName(current, segments[i]!, segments.slice(0, i + 1).join('.'), names, i === segments.length - 1);
+    const relation = current.toOne.get(segments[i]!);
+    current = relation && registry.meta(relation.target);
+  }
 }
 
 /**
@@ -146,13 +195,27 @@ function columnAt(registry: Registry, meta: CompiledModel, joins: Map<string, Jo
   return { column: (owner?.ref ?? meta.table)[key], nullable: owner !== undefined || ownerMeta.columns.get(key)!.config.null };
 }
 
-/** The SELECT for a plan: `{ t0: base columns, r1: joined columns, … }`. */
-export function selectQuery(db: any, registry: Registry, state: QueryState, p: Plan, extra: Record<string, unknown> = {}) {
-  const { meta } = p;
-  const base = state.only ? pickColumns(meta, state.only) : meta.table;
-  const shape: Record<string, unknown> = { t0: base, ...extra };
-  for (const join of p.joins.values()) shape[join.name] = join.ref;
-  return joined(db, registry, state, p, shape);
+/** A many-to-many link table joined into a SELECT (prefetch), with the columns it adds. */
+export interface Link {
+  table: any;
+  on: SQL;
+  columns: Record<string, unknown>;
+}
+
+/**
+ * The SELECT for a plan: `{ t0: base columns, r1: a loaded relation, … }`; a join that only an
+ * ordering reads adds no columns. `link` joins a many-to-many table in (prefetch).
+ */
+export function selectQuery(db: any, registry: Registry, state: QueryState, p: Plan, link?: Link) {
+  const base = state.only ? pickColumns(p.meta, state.only) : p.meta.table;
+  const shape: Record<string, unknown> = { t0: base, ...link?.columns };
+  for (const join of p.loaded) shape[join.name] = join.ref;
+  if (state.distinct && registry.dialect === 'postgres') {
+    // PostgreSQL orders SELECT DISTINCT only by selected expressions (SQLite has no such rule).
+    // Selecting them leaves the same rows distinct: each holds its primary key, and joins are to-one.
+    p.sortColumns.forEach((column, i) => (shape[`o${i + 1}`] = column));
+  }
+  return joined(db, registry, state, p, shape, link);
 }
 
 /**
@@ -164,8 +227,9 @@ export function valuesQuery(db: any, registry: Registry, state: QueryState, p: P
   return joined(db, registry, state, p, shape);
 }
 
-function joined(db: any, registry: Registry, state: QueryState, p: Plan, shape: Record<string, unknown>) {
+function joined(db: any, registry: Registry, state: QueryState, p: Plan, shape: Record<string, unknown>, link?: Link) {
   let query = (state.distinct ? db.selectDistinct(shape) : db.select(shape)).from(p.meta.table);
+  if (link) query = query.innerJoin(link.table, link.on);
   for (const join of p.joins.values()) query = query.leftJoin(join.ref, eq(join.ref.id, join.parentRef[join.key]));
   return finish(query, registry, state, p);
 }
@@ -196,22 +260,18 @@ export function makeRow(meta: CompiledModel, data: Record<string, unknown>): Rec
   return Object.assign(Object.create(meta.rowPrototype) as Record<string, unknown>, data);
 }
 
-/** Turns one SELECT result record into a row with its joined relations attached. */
-export function assemble(p: Plan, record: Record<string, any>, related: readonly string[]): Record<string, unknown> {
+/** Turns one SELECT result record into a row with its loaded relations attached. */
+export function assemble(p: Plan, record: Record<string, any>): Record<string, unknown> {
   const row = makeRow(p.meta, record.t0);
-  for (const path of related) {
-    let holder = row;
-    let prefix = '';
-    for (const segment of path.split('.')) {
-      prefix = prefix ? `${prefix}.${segment}` : segment;
-      if (holder === null) break;
-      if (!(segment in holder)) {
-        const join = p.joins.get(prefix)!;
-        const data = record[join.name];
-        holder[segment] = data && data.id !== null ? makeRow(join.meta, data) : null;
-      }
-      holder = holder[segment] as Record<string, unknown>;
-    }
+  // Indexed by join: loaded joins come first in a plan, and a parent before its children, so a
+  // join's holder is attached (or null, and then so is everything below it) before it is reached.
+  const attached: (Record<string, unknown> | null)[] = [];
+  for (const join of p.loaded) {
+    const holder = join.parent ? (attached[join.parent.index] ?? null) : row;
+    const data = record[join.name];
+    const value = holder && data && data.id !== null ? makeRow(join.meta, data) : null;
+    if (holder) holder[join.field] = value;
+    attached[join.index] = value;
   }
   return row;
 }

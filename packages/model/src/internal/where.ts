@@ -7,20 +7,63 @@ import type { CompiledModel, ColumnInfo } from './compile.js';
 import { ROW_MODEL } from './compile.js';
 import { checkValue } from './validate.js';
 
-/** A filter tree: plain where-objects combined with and/or/not. */
+/** A filter tree: plain where-objects combined with and/or/not; `names` marks one built from dynamic input. */
 export type Node =
-  | { readonly type: 'where'; readonly value: Record<string, unknown> }
+  | { readonly type: 'where'; readonly value: Record<string, unknown>; readonly names?: DynamicNames }
   | { readonly type: 'and' | 'or'; readonly items: readonly Node[] }
   | { readonly type: 'not'; readonly item: Node };
 
 const LOOKUPS = new Set(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'range', 'isNull', 'contains', 'icontains', 'startsWith', 'endsWith', 'iexact']);
 const TEXT_ONLY = new Set(['contains', 'icontains', 'startsWith', 'endsWith', 'iexact']);
 
+/**
+ * How field paths chosen by dynamic input (`filterDynamic`, `orderByDynamic`) are checked: never
+ * a sensitive field, and, when `allow` is given, only the paths it lists.
+ */
+export interface DynamicNames {
+  readonly allow: ReadonlySet<string> | undefined;
+  /** The relation paths leading to an allowed path, which a filter may cross. */
+  readonly crossing: ReadonlySet<string> | undefined;
+}
+
+/** A filter of dynamic input being compiled: its checks, and the path of the model it is at. */
+interface Dynamic {
+  readonly names: DynamicNames;
+  readonly prefix: string;
+}
+
+const anyNonSensitive: DynamicNames = { allow: undefined, crossing: undefined };
+
+/** The checks of names from dynamic input that may use the paths `allow` lists (when none: any non-sensitive one). */
+export function dynamicNames(allow: readonly string[] | undefined): DynamicNames {
+  if (!allow) return anyNonSensitive;
+  const crossing = new Set<string>();
+  for (const path of allow) for (let dot = path.indexOf('.'); dot !== -1; dot = path.indexOf('.', dot + 1)) crossing.add(path.slice(0, dot));
+  return { allow: new Set(allow), crossing };
+}
+
+/**
+ * Refuses `key` of `meta`, reached by dynamic input at `path`, when `allow` does not cover it (a
+ * `leaf` must be listed; a relation crossed to a nested filter must lead to a listed path) or when
+ * it is sensitive: comparing a password hash with client input leaks it a character at a time.
+ */
+export function checkDynamicName(meta: CompiledModel, key: string, path: string, names: DynamicNames, leaf: boolean): void {
+  if (names.allow && !(leaf ? names.allow : names.crossing!).has(path)) {
+    throw new ModelError('STRATA_MODEL_UNKNOWN_FIELD', `"${path}" is not among the fields this query lets input choose (${[...names.allow].join(', ')}).`);
+  }
+  if (meta.columns.get(key)?.config.sensitive) {
+    throw new ModelError(
+      'STRATA_MODEL_INVALID_QUERY',
+      `${meta.model.name}.${key} is sensitive: sensitive fields cannot be filtered or ordered by dynamic input; use filter() or orderBy() in code.`,
+    );
+  }
+}
+
 /** Compiles a filter tree over `ref` (the table or an alias of `meta`) to SQL. */
 export function compileNode(registry: Registry, meta: CompiledModel, ref: any, node: Node): SQL | undefined {
   switch (node.type) {
     case 'where':
-      return compileWhere(registry, meta, ref, node.value);
+      return compileWhere(registry, meta, ref, node.value, node.names && { names: node.names, prefix: '' });
     case 'and':
       return and(...node.items.map((item) => compileNode(registry, meta, ref, item)));
     case 'or': {
@@ -38,7 +81,7 @@ export function compileNode(registry: Registry, meta: CompiledModel, ref: any, n
   }
 }
 
-function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: Record<string, unknown>): SQL | undefined {
+function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: Record<string, unknown>, dynamic?: Dynamic): SQL | undefined {
   // A Date, an array or a class instance has no field conditions; reading its own keys would
   // quietly match every row.
   if (!isPlainObject(where)) {
@@ -49,20 +92,27 @@ function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: 
     const value = where[key];
     if (value === undefined) continue;
     const column = meta.columns.get(key);
+    let inner: Dynamic | undefined;
+    if (dynamic) {
+      const path = dynamic.prefix ? `${dynamic.prefix}.${key}` : key;
+      // Anything but a nested filter (a value, lookups, a row) reads the field at `path` itself.
+      checkDynamicName(meta, key, path, dynamic.names, column !== undefined || !isPlainObject(value));
+      inner = { names: dynamic.names, prefix: path };
+    }
     if (column && Object.hasOwn(where, key)) {
       parts.push(compileLookups(registry.dialect, meta.model, column, ref[key], value));
       continue;
     }
     const toOne = meta.toOne.get(key);
     if (toOne) {
-      parts.push(compileToOne(registry, meta, ref, toOne.key, toOne.target, value));
+      parts.push(compileToOne(registry, meta, ref, toOne.key, toOne.target, value, inner));
       continue;
     }
     const reverse = meta.reverse.get(key);
     if (reverse) {
       const source = registry.meta(reverse.source);
       const fk = `${reverse.field}Id`;
-      parts.push(sql`${ref.id} in (select ${source.table[fk]} from ${source.table} where ${subWhere(registry, source, value)})`);
+      parts.push(sql`${ref.id} in (select ${source.table[fk]} from ${source.table} where ${subWhere(registry, source, value, inner)})`);
       continue;
     }
     const m2m = meta.manyToMany.get(key);
@@ -70,7 +120,7 @@ function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: 
       const through = registry.meta(m2m.through).table;
       const target = registry.meta(m2m.target);
       parts.push(
-        sql`${ref.id} in (select ${through[`${m2m.sourceField}Id`]} from ${through} where ${through[`${m2m.targetField}Id`]} in (select ${target.table.id} from ${target.table} where ${subWhere(registry, target, value)}))`,
+        sql`${ref.id} in (select ${through[`${m2m.sourceField}Id`]} from ${through} where ${through[`${m2m.targetField}Id`]} in (select ${target.table.id} from ${target.table} where ${subWhere(registry, target, value, inner)}))`,
       );
       continue;
     }
@@ -79,13 +129,13 @@ function compileWhere(registry: Registry, meta: CompiledModel, ref: any, where: 
   return and(...parts);
 }
 
-function subWhere(registry: Registry, meta: CompiledModel, value: unknown): SQL {
+function subWhere(registry: Registry, meta: CompiledModel, value: unknown, dynamic: Dynamic | undefined): SQL {
   if (typeof value !== 'object' || value === null) {
     throw new ModelError('STRATA_MODEL_INVALID_QUERY', `A filter across a to-many relation to ${meta.model.name} needs an object of conditions.`);
   }
   // A row stands for itself (`{ tags: greenTag }`), not for a condition on each of its fields.
   if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(meta.table.id, rowKey(meta, value));
-  return compileWhere(registry, meta, meta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
+  return compileWhere(registry, meta, meta.table, value as Record<string, unknown>, dynamic) ?? sql`1 = 1`;
 }
 
 /** The key of a row standing for itself in a filter; a row of another model is a mistake, not a match by id. */
@@ -97,13 +147,13 @@ function rowKey(meta: CompiledModel, row: unknown): unknown {
   return checked(meta.model, meta.columns.get('id')!, (row as { id: unknown }).id);
 }
 
-function compileToOne(registry: Registry, meta: CompiledModel, ref: any, key: string, target: AnyModel, value: unknown): SQL | undefined {
+function compileToOne(registry: Registry, meta: CompiledModel, ref: any, key: string, target: AnyModel, value: unknown, dynamic: Dynamic | undefined): SQL | undefined {
   const column = meta.columns.get(key)!;
   if (value === null) return isNull(ref[key]);
   if (typeof value !== 'object') return compileLookups(registry.dialect, meta.model, column, ref[key], value);
   const targetMeta = registry.meta(target);
   if ((value as Record<symbol, unknown>)[ROW_MODEL]) return eq(ref[key], rowKey(targetMeta, value));
-  const inner = compileWhere(registry, targetMeta, targetMeta.table, value as Record<string, unknown>) ?? sql`1 = 1`;
+  const inner = compileWhere(registry, targetMeta, targetMeta.table, value as Record<string, unknown>, dynamic) ?? sql`1 = 1`;
   return sql`${ref[key]} in (select ${targetMeta.table.id} from ${targetMeta.table} where ${inner})`;
 }
 
@@ -146,9 +196,9 @@ function lookupSql(dialect: Dialect, model: AnyModel, info: ColumnInfo, column: 
       return list.length === 0 ? sql`1 = 0` : inArray(column, list.map((item) => checked(model, info, item)));
     }
     case 'range': {
-      const [low, high] = arrayOperand(model, info, lookup, operand);
-      if (arrayOperand(model, info, lookup, operand).length !== 2) throw invalid(model, info, 'range needs [low, high]');
-      return between(column, checked(model, info, low), checked(model, info, high));
+      const bounds = arrayOperand(model, info, lookup, operand);
+      if (bounds.length !== 2) throw invalid(model, info, 'range needs [low, high]');
+      return between(column, checked(model, info, bounds[0]), checked(model, info, bounds[1]));
     }
     case 'isNull':
       if (typeof operand !== 'boolean') throw invalid(model, info, 'isNull needs true or false');
