@@ -48,7 +48,7 @@ export {
   modelErrorCodes,
 } from './errors.js';
 export type { ConstraintKind, FieldErrors, ModelErrorCode } from './errors.js';
-export type { DeleteResult } from './internal/write.js';
+export type { DeleteResult, InsertOptions } from './internal/write.js';
 export type { ValidationResult } from './internal/validate.js';
 export type {
   AnyModel,

@@ -20,7 +20,7 @@ import { dynamicNames, type Node } from './internal/where.js';
 import { combinators, type Combinators, type Condition } from './conditions.js';
 import { assemble, emptyState, plan, selectQuery, valuesQuery, whereSql, type QueryState } from './internal/select.js';
 import { checkPrefetches, runPrefetches, withPrefetchKeys } from './internal/prefetch.js';
-import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult } from './internal/write.js';
+import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult, type InsertOptions } from './internal/write.js';
 import { RelatedSet } from './relatedSet.js';
 import { atomic } from './transaction.js';
 
@@ -279,15 +279,18 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
     return registry.run((db) => valuesQuery(db, registry, state, p, names).execute());
   }
 
-  /** Inserts one row (validated first; defaults applied) and returns it. */
-  async create(data: InsertData<M>): Promise<Row<M>> {
-    const [row] = await bulkInsert(getRegistry(), this.model, [data as Record<string, unknown>]);
+  /**
+   * Inserts one row (validated first; defaults applied) and returns it. An integer `id` is
+   * refused unless `{ explicitId: true }` is passed (the database generates ids).
+   */
+  async create(data: InsertData<M>, options?: InsertOptions): Promise<Row<M>> {
+    const [row] = await bulkInsert(getRegistry(), this.model, [data as Record<string, unknown>], options);
     return row as Row<M>;
   }
 
-  /** Inserts many rows in as few statements as the driver allows; every row is validated first. */
-  async bulkCreate(data: readonly InsertData<M>[]): Promise<Row<M>[]> {
-    return (await bulkInsert(getRegistry(), this.model, data as unknown as Record<string, unknown>[])) as Row<M>[];
+  /** Inserts many rows in as few statements as the driver allows; every row is validated first. Ids as in {@link create}. */
+  async bulkCreate(data: readonly InsertData<M>[], options?: InsertOptions): Promise<Row<M>[]> {
+    return (await bulkInsert(getRegistry(), this.model, data as unknown as Record<string, unknown>[], options)) as Row<M>[];
   }
 
   /** The row matching `lookup`, created from `lookup` + `defaults` when missing. Returns `[row, created]`. */

@@ -97,9 +97,28 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
       expect((await Product.objects.get({ sku: 'ABCDEF01-2345-4789-ABCD-EF0123456789' })).id).toBe(p.id);
     });
 
+    it('refuses an explicit integer id unless asked to take it, so no id can exhaust the sequence', async () => {
+      const before = await Tag.objects.count();
+      for (const write of [
+        () => Tag.objects.create({ id: 2_147_483_647, label: 'max id' }),
+        () => Tag.objects.bulkCreate([{ label: 'fine' }, { id: 2_147_483_647, label: 'max id' }]),
+      ]) {
+        const error = await write().catch((e: unknown) => e);
+        expect(isStrataError(error, 'STRATA_MODEL_INVALID_QUERY'), write.toString()).toBe(true);
+        expect((error as Error).message).toContain('{ explicitId: true }');
+      }
+      expect(await Tag.objects.count()).toBe(before);
+      expect((await Tag.objects.create({ label: 'still generated' })).id).toBeLessThan(2_147_483_647);
+      const profile = await Profile.objects.create({
+        id: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+        customer: await Customer.objects.create({ email: 'own-uuid@x.io', name: 'U' }),
+      });
+      expect(profile.id).toBe('7c9e6679-7425-40de-944b-e07fc1f90ae7');
+    });
+
     it('keeps generating fresh ids after rows were created with explicit ones', async () => {
       const last = await Tag.objects.create({ label: 'before explicit' });
-      await Tag.objects.bulkCreate([{ id: last.id + 1, label: 'explicit 1' }, { id: last.id + 2, label: 'explicit 2' }]);
+      await Tag.objects.bulkCreate([{ id: last.id + 1, label: 'explicit 1' }, { id: last.id + 2, label: 'explicit 2' }], { explicitId: true });
       const next = await Tag.objects.create({ label: 'after explicit' });
       expect(next.id).toBe(last.id + 3);
     });
@@ -181,6 +200,15 @@ describe.each(databases)('QuerySet writes ($name)', (db) => {
   });
 
   describe('update', () => {
+    it('updates, aggregates and deletes a distinct, ordered, sliced queryset on both databases', async () => {
+      const made = await Tag.objects.bulkCreate(['ds-a', 'ds-b', 'ds-c'].map((label) => ({ label })));
+      const top = () => Tag.objects.filter({ label: { startsWith: 'ds-' } }).distinct().orderBy('-label').limit(2);
+      expect(await top().update({ label: 'ds-z' })).toBe(2);
+      expect(await top().aggregate({ n: Count() })).toEqual({ n: 2 });
+      expect((await top().delete()).count).toBe(2);
+      expect((await Tag.objects.filter({ id: { in: made.map((t) => t.id) } })).map((t) => t.label)).toEqual(['ds-a']);
+    });
+
     it('applies F() arithmetic in the database and returns the count', async () => {
       const p = await Product.objects.create({ name: 'Arith', price: '10.00', stock: 5 });
       expect(await Product.objects.filter({ id: p.id }).update({ stock: F('stock').minus(1) })).toBe(1);

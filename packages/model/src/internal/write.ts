@@ -17,10 +17,25 @@ export interface DeleteResult {
   byModel: Record<string, number>;
 }
 
+/** Options of `create()` and `bulkCreate()`. */
+export interface InsertOptions {
+  /**
+   * Accept explicit integer primary keys (fixtures, data migrations); default false. On
+   * PostgreSQL the id sequence then moves past the largest id given, so a huge id exhausts it.
+   */
+  explicitId?: boolean;
+}
+
 /** Validates, fills defaults and inserts rows; one statement per chunk, all in one transaction. */
-export async function bulkInsert(registry: Registry, model: AnyModel, list: readonly Data[]): Promise<Data[]> {
+export async function bulkInsert(registry: Registry, model: AnyModel, list: readonly Data[], options: InsertOptions = {}): Promise<Data[]> {
   const meta = registry.meta(model);
   if (list.length === 0) return [];
+  if (model.primaryKey === 'integer' && !options.explicitId && list.some((data) => data?.id !== undefined)) {
+    throw new ModelError(
+      'STRATA_MODEL_INVALID_QUERY',
+      `create() on ${model.name} was given an id, which the database generates; pass { explicitId: true } as the second argument to set ids on purpose.`,
+    );
+  }
   const prepared = list.map((data) => prepare(meta, data));
   const errors: [string, string[]][] = [];
   prepared.forEach((data, index) => {
@@ -174,9 +189,11 @@ function scaledDecimalSql(column: SQL, ops: { op: string; text: string }[], scal
 
 /** WHERE for writes; sliced or ordered querysets select their ids in a subquery. */
 function targetWhere(registry: Registry, meta: CompiledModel, state: QueryState): SQL | undefined {
-  const needsSubquery = state.limit !== undefined || state.offset !== undefined || state.distinct || state.related.length > 0;
+  const needsSubquery = state.limit !== undefined || state.offset !== undefined;
   if (!needsSubquery) return whereSql(registry, meta, state);
-  const inner = { ...state, related: [], prefetch: [], only: ['id'] };
+  // Rows are selected by id, so distinct() changes nothing here (and PostgreSQL would make the
+  // subquery select its ordering columns too); joins are only for ordering.
+  const inner = { ...state, related: [], prefetch: [], only: ['id'], distinct: false };
   const p = plan(registry, meta, inner);
   return sql`${meta.table.id} in (${selectQuery(registry.db, registry, inner, p)})`;
 }
