@@ -148,6 +148,20 @@ describe.each(databases)('QuerySet ($name)', (db) => {
       expect(await names(Product.objects.filter({ name: { endsWith: '\\slash' } }))).toEqual(['back\\slash']);
     });
 
+    it('does match *, ? and [ in startsWith and endsWith literally', async () => {
+      const made = await Product.objects.bulkCreate(['star*ry', 'what?', '[draft] tea'].map((name) => ({ name, price: '1.00' })));
+      try {
+        expect(await names(Product.objects.filter({ name: { startsWith: 'star*' } }))).toEqual(['star*ry']);
+        expect(await names(Product.objects.filter({ name: { startsWith: 's*' } }))).toEqual([]);
+        expect(await names(Product.objects.filter({ name: { endsWith: 't?' } }))).toEqual(['what?']);
+        expect(await names(Product.objects.filter({ name: { endsWith: '?' } }))).toEqual(['what?']);
+        expect(await names(Product.objects.filter({ name: { startsWith: '[draft]' } }))).toEqual(['[draft] tea']);
+        expect(await names(Product.objects.filter({ name: { startsWith: '[d' } }))).toEqual(['[draft] tea']);
+      } finally {
+        await Product.objects.filter({ id: { in: made.map((p) => p.id) } }).delete();
+      }
+    });
+
     it('does isNull, and null as shorthand for it', async () => {
       expect(await names(Product.objects.filter({ weight: { isNull: true } }))).toEqual(['Matcha', 'snake_case', 'back\\slash']);
       expect(await names(Product.objects.filter({ weight: { isNull: false } }))).toEqual(['Sencha', 'Espresso', '100% Arabica', 'Genmai sencha']);

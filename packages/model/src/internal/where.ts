@@ -227,8 +227,10 @@ function likeSql(dialect: Dialect, column: any, lookup: string, operand: string)
   if (lookup === 'icontains') return sql`${lower(dialect, column)} like ${lower(dialect, pattern)} escape '\\'`;
   // Case-sensitive on both dialects (SQLite's LIKE ignores ASCII case, so compare by position there).
   if (lookup === 'contains') return dialect === 'postgres' ? sql`strpos(${column}, ${operand}) > 0` : sql`instr(${column}, ${operand}) > 0`;
-  if (lookup === 'startsWith') return sql`substr(${column}, 1, length(${operand})) = ${operand}`;
-  return sql`substr(${column}, length(${column}) - length(${operand}) + 1) = ${operand}`;
+  if (dialect === 'postgres') return sql`${column} like ${pattern} escape '\\'`;
+  // SQLite's GLOB is case-sensitive (and can use an index for a prefix); its metacharacters are bracketed.
+  const glob = operand.replace(/[[*?]/g, (c) => `[${c}]`);
+  return sql`${column} glob ${lookup === 'startsWith' ? `${glob}*` : `*${glob}`}`;
 }
 
 function isTextual(info: ColumnInfo): boolean {
