@@ -23,6 +23,7 @@ import { checkPrefetches, runPrefetches, withPrefetchKeys } from './internal/pre
 import { aggregateRows, bulkInsert, deleteRows, updateRows, type DeleteResult, type InsertOptions } from './internal/write.js';
 import { RelatedSet } from './relatedSet.js';
 import { atomic } from './transaction.js';
+import { iterateInChunks } from './internal/iterate.js';
 
 type ScopesOf<M> = M extends Model<string, any, any, infer S> ? S : {};
 /** A queryset of `M` yielding `R`, with the model's scopes as methods. */
@@ -356,31 +357,8 @@ export class QuerySet<M extends AnyModel, R = Row<M>> implements PromiseLike<R[]
    * ordered by `id` after the ordering's own terms so that rows which tie keep one order across
    * pages: every row comes once, in order, as long as rows are not added or removed meanwhile.
    */
-  async *iterate(options: { chunkSize?: number } = {}): AsyncGenerator<R> {
-    const size = options.chunkSize ?? 500;
-    if (!Number.isSafeInteger(size) || size < 1) {
-      throw new ModelError('STRATA_MODEL_INVALID_QUERY', `iterate() takes a chunkSize of at least 1, got ${String(size)}.`);
-    }
-    const byKey = (this.state.order ?? this.model.ordering).length === 0;
-    // A slice bounds the whole iteration: the first page starts at its offset, and the pages
-    // together stop at its limit.
-    let remaining = this.state.limit ?? Infinity;
-    let offset = this.state.offset ?? 0;
-    let after: unknown;
-    while (remaining > 0) {
-      const limit = Math.min(size, remaining);
-      // totalOrder: ORDER BY the ordering then `id`, or `id` alone when there is no ordering.
-      const page =
-        byKey && after !== undefined
-          ? this.with({ limit, offset: undefined, totalOrder: true }).filter({ id: { gt: after } } as Where<M>)
-          : this.with({ limit, offset, totalOrder: true });
-      const rows = await page.fetch();
-      for (const row of rows) yield row;
-      if (rows.length < limit) return;
-      remaining -= rows.length;
-      offset += rows.length;
-      after = (rows[rows.length - 1] as { id: unknown }).id;
-    }
+  iterate(options: { chunkSize?: number } = {}): AsyncGenerator<R> {
+    return iterateInChunks(this, options.chunkSize ?? 500);
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<R> {
