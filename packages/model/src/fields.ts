@@ -157,7 +157,10 @@ export interface ForeignKeyOptions {
 }
 export interface ManyToManyOptions {
   relatedName?: string;
-  /** An explicit through model with foreign keys to both sides; default: an automatic join table. */
+  /**
+   * An explicit through model with foreign keys to both sides (default: an automatic join table).
+   * It points back at this model, so annotate the thunk to break the type cycle: `through: (): AnyModel => Membership`.
+   */
   through?: () => AnyModel;
 }
 
