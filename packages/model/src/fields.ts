@@ -74,6 +74,16 @@ export const plainConfig = {
 } as const satisfies Omit<FieldConfig, 'kind'>;
 
 declare const phantom: unique symbol;
+declare const sensitiveMark: unique symbol;
+
+/**
+ * Type-level mark of a field declared `sensitive: true` (a phantom: nothing at run time).
+ * Later layers use it to drop such fields from output types.
+ */
+export interface Sensitive {
+  readonly [sensitiveMark]: true;
+}
+type SensitiveOf<O> = O extends { sensitive: true } ? Sensitive : unknown;
 
 /**
  * A field definition. Type parameters carry what the row type needs:
@@ -104,9 +114,9 @@ function column<TValue, O extends BaseFieldOptions<TValue>, TKind extends FieldK
   kind: TKind,
   options: O | undefined,
   extra: Record<string, unknown> = {},
-): Field<TValue, NullOf<O>, OptionalOf<O>, TKind> {
+): Field<TValue, NullOf<O>, OptionalOf<O>, TKind> & SensitiveOf<O> {
   const o: BaseFieldOptions<TValue> = options ?? {};
-  return {
+  return <Field<TValue, NullOf<O>, OptionalOf<O>, TKind> & SensitiveOf<O>>{
     config: <FieldConfig & { kind: TKind }>{
       kind,
       null: o.null ?? false,

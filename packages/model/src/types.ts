@@ -16,9 +16,9 @@ export type FieldsOf<M> = M extends Model<string, infer F, any, any> ? F : never
 export type PkOf<M> = M extends Model<string, any, infer P, any> ? P : never;
 export type NameOf<M> = M extends Model<infer N, any, any, any> ? N : never;
 
-type ValueOfField<F> = F extends Field<infer V, infer N, any> ? V | (N extends true ? null : never) : never;
-type TargetOf<F> = F extends RelationField<infer T, any, any> ? T : F extends ManyToManyField<infer T> ? T : never;
-type NullOfRel<F> = F extends RelationField<any, infer N, any> ? N : false;
+export type ValueOfField<F> = F extends Field<infer V, infer N, any> ? V | (N extends true ? null : never) : never;
+export type TargetOf<F> = F extends RelationField<infer T, any, any> ? T : F extends ManyToManyField<infer T> ? T : never;
+export type NullOfRel<F> = F extends RelationField<any, infer N, any> ? N : false;
 
 export type ScalarKeys<TFields> = {
   [K in keyof TFields]: TFields[K] extends Field<any, any, any, 'foreignKey' | 'oneToOne' | 'manyToMany'> ? never : K;
