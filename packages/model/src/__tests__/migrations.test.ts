@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { databaseTargets } from '@strata/test-utils';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, defineModel, f, getRegistry, isStrataError, setup, type AnyModel } from '..';
@@ -92,37 +92,18 @@ interface Target {
   dispose(): Promise<void>;
 }
 
-function sqliteTarget(): Target {
-  const dir = tempDir();
+/** A database that keeps its contents across setup()/close(), as an app's does across restarts. */
+const targets: Target[] = databaseTargets().map((target) => {
+  let where: { databaseUrl: string; schema?: string } | undefined;
   return {
-    dialect: 'sqlite',
-    connect: async (models) => void (await setup({ databaseUrl: `sqlite:${join(dir, 'app.sqlite')}`, models, debug: false })),
-    dispose: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-function postgresTarget(url: string): Target {
-  const schema = `strata_migrate_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = async (query: string) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(query);
-    await client.end();
-  };
-  let created = false;
-  return {
-    dialect: 'postgres',
+    dialect: target.name,
     async connect(models) {
-      if (!created) await admin(`create schema ${schema}`);
-      created = true;
-      await setup({ databaseUrl: url, models, schema, debug: false });
+      where ??= await target.prepare();
+      await setup({ ...where, models, debug: false });
     },
-    dispose: () => admin(`drop schema if exists ${schema} cascade`),
+    dispose: () => target.dispose(),
   };
-}
-
-const pgUrl = process.env.STRATA_TEST_PG_URL;
-const targets: Target[] = [sqliteTarget(), ...(pgUrl ? [postgresTarget(pgUrl)] : [])];
+});
 
 async function rows(query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]> {
   const registry = getRegistry();

@@ -1,0 +1,54 @@
+/**
+ * The input description of a serializer: plain JSON saying, per writable field, what a
+ * valid value is. The server derives it from the model; the browser builds the same valibot
+ * schema from it (`@strata/serializer/client`) without loading any model or database code.
+ */
+
+/** What one writable field accepts. */
+export interface FieldDescription {
+  kind:
+    | 'text'
+    | 'integer'
+    | 'bigint'
+    | 'decimal'
+    | 'float'
+    | 'boolean'
+    | 'date'
+    | 'datetime'
+    | 'json'
+    | 'uuid'
+    | 'choice'
+    /** A to-one relation's key (`categoryId`). */
+    | 'key'
+    /** A many-to-many relation's list of keys (`tags`). */
+    | 'keys';
+  /** May be omitted when creating (it has a default, or is nullable). */
+  optional: boolean;
+  nullable: boolean;
+  maxLength?: number;
+  minLength?: number;
+  /** Bounds; decimals and bigints as strings so the description stays JSON. */
+  min?: number | string;
+  max?: number | string;
+  precision?: number;
+  scale?: number;
+  choices?: readonly string[];
+  /** For keys: the primary key type of the related model. */
+  keyKind?: 'integer' | 'uuid';
+}
+
+/** The writable fields of a serializer, for building its input schema anywhere. */
+export interface InputDescription {
+  /** The model's name, e.g. `shop.Product`. */
+  model: string;
+  fields: Record<string, FieldDescription>;
+}
+
+/** Longest text accepted for a field whose model sets no `maxLength` (characters). */
+export const DEFAULT_TEXT_LIMIT = 65_535;
+/** Deepest nesting accepted in a JSON field value. */
+export const JSON_DEPTH_LIMIT = 32;
+/** Largest JSON field value accepted, in characters of its JSON text. */
+export const JSON_SIZE_LIMIT = 1_000_000;
+/** Most keys accepted in one many-to-many list. */
+export const KEYS_LIMIT = 10_000;

@@ -1,0 +1,207 @@
+import * as v from 'valibot';
+import { DEFAULT_TEXT_LIMIT, JSON_DEPTH_LIMIT, JSON_SIZE_LIMIT, KEYS_LIMIT, type FieldDescription, type InputDescription } from './description.js';
+
+// Browser-safe: this module imports valibot only.
+
+type AnySchema = v.GenericSchema<unknown, unknown>;
+
+/** Per-field error messages; `__all__` holds errors of the whole object. */
+export type FieldErrors = Record<string, string[]>;
+
+/** Either typed clean data, or per-field errors. Never thrown for a user's mistake. */
+export type ParseResult<TData> = { ok: true; data: TData } | { ok: false; errors: FieldErrors };
+
+/** Keys that must never be read from input as data (prototype pollution). */
+export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const INT32 = 2_147_483_647;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+const INTEGER_TEXT = /^-?\d{1,19}$/;
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
+/** Valibot refinements of field schemas, by field name (e.g. `{ name: (s) => v.pipe(s, v.minLength(3)) }`). */
+export type Refinements = Record<string, (schema: AnySchema) => AnySchema>;
+
+/**
+ * The valibot schema of one input object, built from a description (server and browser alike).
+ * `partial` makes every field optional (updates).
+ */
+export function buildInputSchema(description: InputDescription, options: { partial?: boolean; refine?: Refinements } = {}) {
+  const entries: Record<string, AnySchema> = {};
+  for (const [name, field] of Object.entries(description.fields)) {
+    let schema = fieldSchema(field);
+    const refine = options.refine?.[name];
+    if (refine) schema = refine(schema);
+    if (field.nullable) schema = v.nullable(schema);
+    entries[name] = options.partial || field.optional ? v.optional(schema) : v.nonOptional(schema, 'This field is required.');
+  }
+  return v.object(entries, 'Expected an object.');
+}
+
+/**
+ * Checks input against a description's schema: unknown and forbidden keys are field errors
+ * (never written), everything else goes through valibot. Returns per-field errors.
+ */
+export function parseWithSchema<TData>(
+  description: InputDescription,
+  schema: AnySchema,
+  input: unknown,
+  readOnly: ReadonlySet<string> = new Set(),
+): ParseResult<TData> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: { __all__: ['Expected an object of fields.'] } };
+  }
+  const errors: FieldErrors = {};
+  for (const key of Object.keys(input)) {
+    if (FORBIDDEN_KEYS.has(key)) addError(errors, key, 'This field is not allowed.');
+    else if (readOnly.has(key)) addError(errors, key, 'This field is read-only.');
+    else if (!Object.hasOwn(description.fields, key)) addError(errors, key, 'Unknown field.');
+  }
+  const result = v.safeParse(schema, input);
+  if (!result.success) {
+    for (const issue of result.issues) {
+      const key = issue.path?.[0]?.key;
+      addError(errors, typeof key === 'string' ? key : '__all__', issue.message);
+    }
+  }
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return { ok: true, data: (result as { output: TData }).output };
+}
+
+/** Adds a message under a field; safe for any key, `__proto__` included. */
+export function addError(errors: FieldErrors, key: string, message: string): void {
+  const list = Object.hasOwn(errors, key) ? errors[key]! : [];
+  if (!list.includes(message)) list.push(message);
+  Object.defineProperty(errors, key, { value: list, enumerable: true, writable: true, configurable: true });
+}
+
+function fieldSchema(field: FieldDescription): AnySchema {
+  switch (field.kind) {
+    case 'text':
+      return textSchema(field);
+    case 'uuid':
+      return v.pipe(v.string('Expected a string.'), v.uuid('Expected a UUID.'));
+    case 'choice':
+      return v.picklist(field.choices ?? [], `Expected one of: ${(field.choices ?? []).join(', ')}.`);
+    case 'date':
+      return v.pipe(v.string('Expected a string.'), v.check(isCalendarDate, 'Expected a date as YYYY-MM-DD.'));
+    case 'datetime':
+      return datetimeSchema();
+    case 'integer':
+      return numberSchema(field, true);
+    case 'float':
+      return numberSchema(field, false);
+    case 'bigint':
+      return bigintSchema(field);
+    case 'decimal':
+      return decimalSchema(field);
+    case 'boolean':
+      return v.boolean('Expected true or false.');
+    case 'json':
+      return v.custom<unknown>(isBoundedJson, `Expected JSON data, at most ${JSON_DEPTH_LIMIT} levels deep and ${JSON_SIZE_LIMIT} characters.`);
+    case 'key':
+      return keySchema(field);
+    case 'keys':
+      return v.pipe(v.array(keySchema(field), 'Expected a list of keys.'), v.maxLength(KEYS_LIMIT, `At most ${KEYS_LIMIT} keys.`));
+  }
+}
+
+function textSchema(field: FieldDescription): AnySchema {
+  const max = field.maxLength ?? DEFAULT_TEXT_LIMIT;
+  const actions: v.PipeItem<string, string, v.BaseIssue<unknown>>[] = [
+    v.check((s: string) => s.length <= max * 2 && [...s].length <= max, `Ensure this value has at most ${max} characters.`),
+    v.check((s: string) => !s.includes('\u0000'), 'Null characters are not allowed.'),
+  ];
+  if (field.minLength !== undefined) {
+    const min = field.minLength;
+    actions.push(v.check((s: string) => [...s].length >= min, `Ensure this value has at least ${min} characters.`));
+  }
+  return v.pipe(v.string('Expected a string.'), ...actions);
+}
+
+function numberSchema(field: FieldDescription, integer: boolean): AnySchema {
+  const actions: v.PipeItem<number, number, v.BaseIssue<unknown>>[] = [v.finite('Expected a finite number.')];
+  if (integer) {
+    actions.push(v.integer('Expected an integer.'));
+    actions.push(v.check((n: number) => Math.abs(n) <= INT32, 'Out of the 32-bit integer range.'));
+  }
+  if (typeof field.min === 'number') actions.push(v.minValue(field.min, `Ensure this value is at least ${field.min}.`));
+  if (typeof field.max === 'number') actions.push(v.maxValue(field.max, `Ensure this value is at most ${field.max}.`));
+  return v.pipe(v.number('Expected a number.'), ...actions);
+}
+
+/** JSON has no bigint: accept an integer string (exact) or a safe integer number. */
+function bigintSchema(field: FieldDescription): AnySchema {
+  const min = field.min === undefined ? undefined : BigInt(field.min);
+  const max = field.max === undefined ? undefined : BigInt(field.max);
+  return v.pipe(
+    v.union([v.bigint(), v.pipe(v.string(), v.regex(INTEGER_TEXT)), v.pipe(v.number(), v.safeInteger())], 'Expected an integer (as a string for exact large values).'),
+    v.transform((value: bigint | string | number) => BigInt(value)),
+    v.check((n: bigint) => n <= INT64_MAX && n >= -INT64_MAX - 1n, 'Out of the 64-bit integer range.'),
+    v.check((n: bigint) => min === undefined || n >= min, `Ensure this value is at least ${String(field.min)}.`),
+    v.check((n: bigint) => max === undefined || n <= max, `Ensure this value is at most ${String(field.max)}.`),
+  ) as AnySchema;
+}
+
+function decimalSchema(field: FieldDescription): AnySchema {
+  const scale = field.scale ?? 2;
+  const digits = (field.precision ?? 12) - scale;
+  return v.pipe(
+    v.string('Expected a decimal number as a string, such as "19.99".'),
+    v.regex(DECIMAL, 'Expected a decimal number as a string, such as "19.99".'),
+    v.check((s: string) => (s.split('.')[1]?.length ?? 0) <= scale, `Ensure there are at most ${scale} decimal places.`),
+    v.check((s: string) => s.replace('-', '').split('.')[0]!.replace(/^0+/, '').length <= digits, `Ensure there are at most ${digits} digits before the decimal point.`),
+    v.check((s: string) => field.min === undefined || compareDecimal(s, String(field.min)) >= 0, `Ensure this value is at least ${String(field.min)}.`),
+    v.check((s: string) => field.max === undefined || compareDecimal(s, String(field.max)) <= 0, `Ensure this value is at most ${String(field.max)}.`),
+  ) as AnySchema;
+}
+
+/** An ISO-8601 string with a time zone (or a Date, for server callers), read as a Date. */
+function datetimeSchema(): AnySchema {
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+  return v.pipe(
+    v.union([v.date(), v.pipe(v.string(), v.regex(iso))], 'Expected a date and time as ISO-8601 with a time zone, such as "2026-11-25T10:00:00Z".'),
+    v.transform((value: Date | string) => (value instanceof Date ? value : new Date(value))),
+    v.check((d: Date) => !Number.isNaN(d.getTime()), 'Expected a valid date and time.'),
+  ) as AnySchema;
+}
+
+function keySchema(field: FieldDescription): AnySchema {
+  return field.keyKind === 'uuid'
+    ? v.pipe(v.string('Expected a key.'), v.uuid('Expected a UUID key.'))
+    : v.pipe(v.number('Expected a key.'), v.safeInteger('Expected an integer key.'), v.minValue(1, 'Expected a positive key.'));
+}
+
+function isCalendarDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+}
+
+function isBoundedJson(value: unknown): boolean {
+  let size = 0;
+  const visit = (item: unknown, depth: number): boolean => {
+    if (depth > JSON_DEPTH_LIMIT) return false;
+    if (item === null || typeof item === 'boolean') return (size += 4) <= JSON_SIZE_LIMIT;
+    if (typeof item === 'number') return Number.isFinite(item) && (size += 8) <= JSON_SIZE_LIMIT;
+    if (typeof item === 'string') return !item.includes('\u0000') && (size += item.length + 2) <= JSON_SIZE_LIMIT;
+    if (Array.isArray(item)) return item.every((entry) => visit(entry, depth + 1));
+    if (typeof item !== 'object') return false;
+    const proto = Object.getPrototypeOf(item);
+    if (proto !== Object.prototype && proto !== null) return false;
+    return Object.keys(item).every((key) => !FORBIDDEN_KEYS.has(key) && (size += key.length + 3) <= JSON_SIZE_LIMIT && visit((item as Record<string, unknown>)[key], depth + 1));
+  };
+  return visit(value, 0);
+}
+
+function compareDecimal(a: string, b: string): number {
+  const scale = Math.max(a.split('.')[1]?.length ?? 0, b.split('.')[1]?.length ?? 0);
+  const scaled = (value: string) => {
+    const negative = value.startsWith('-');
+    const [whole = '0', fraction = ''] = (negative ? value.slice(1) : value).split('.');
+    const digits = BigInt(whole + fraction.padEnd(scale, '0'));
+    return negative ? -digits : digits;
+  };
+  const diff = scaled(a) - scaled(b);
+  return diff < 0n ? -1 : diff > 0n ? 1 : 0;
+}

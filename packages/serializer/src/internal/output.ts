@@ -1,0 +1,129 @@
+import type { AnyModel, FieldConfig } from '@strata/model';
+import { SerializerError } from '../errors.js';
+import type { ComputedField, NestedSpec, SerializerContext } from '../types.js';
+
+type RowRecord = Record<string, unknown>;
+type Convert = ((value: any) => unknown) | undefined;
+
+interface NestedEntry {
+  key: string;
+  plan: OutputPlan;
+  many: boolean;
+  hint: string;
+}
+
+/** How rows of one serializer become JSON: precomputed once, applied per row. */
+export interface OutputPlan {
+  model: AnyModel;
+  fields: { key: string; convert: Convert; loadHint: string | undefined }[];
+  computed: [string, ComputedField<AnyModel>][];
+  nested: NestedEntry[];
+}
+
+const toIso = (value: Date) => value.toISOString();
+const toIds = (rows: { id: unknown }[]) => rows.map((row) => row.id);
+
+export function outputPlan(
+  model: AnyModel,
+  names: readonly string[],
+  computed: Record<string, ComputedField<AnyModel>>,
+  nested: Record<string, NestedSpec>,
+): OutputPlan {
+  const fields = names.map((key) => {
+    const config = model.fieldConfig(key) as FieldConfig | undefined;
+    if (config?.kind === 'manyToMany') return { key, convert: toIds as Convert, loadHint: `prefetch('${key}')` };
+    const convert: Convert = config?.kind === 'bigint' ? String : config?.kind === 'datetime' ? toIso : undefined;
+    return { key, convert, loadHint: undefined };
+  });
+  const nestedEntries = Object.entries(nested).map(([key, spec]) => {
+    const many = Array.isArray(spec);
+    const serializer = (many ? (spec as readonly [{ plan: OutputPlan }])[0] : spec) as { plan: OutputPlan };
+    const config = model.fieldConfig(key);
+    const toOne = config?.kind === 'foreignKey' || config?.kind === 'oneToOne';
+    return { key, plan: serializer.plan, many, hint: toOne ? `selectRelated('${key}')` : `prefetch('${key}')` };
+  });
+  return { model, fields, computed: Object.entries(computed), nested: nestedEntries };
+}
+
+/**
+ * Serializes rows. Everything synchronous is done in one pass; async computed values are
+ * gathered and awaited together, so a list costs one await, not one per row.
+ */
+export async function serializeRows(plan: OutputPlan, rows: readonly RowRecord[], context: SerializerContext): Promise<RowRecord[]> {
+  const pending: Promise<void>[] = [];
+  const out = rows.map((row) => serializeRow(plan, row, context, pending));
+  if (pending.length) await Promise.all(pending);
+  return out;
+}
+
+function serializeRow(plan: OutputPlan, row: RowRecord, context: SerializerContext, pending: Promise<void>[]): RowRecord {
+  if (typeof row !== 'object' || row === null) {
+    throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `The ${plan.model.name} serializer was given ${row === null ? 'null' : typeof row}, not a row.`);
+  }
+  const out: RowRecord = {};
+  for (const field of plan.fields) {
+    const value = row[field.key];
+    if (value === undefined) throw missing(plan.model, field.key, field.loadHint);
+    out[field.key] = value === null || field.convert === undefined ? value : field.convert(value);
+  }
+  for (const [key, compute] of plan.computed) {
+    const value = compute(row as never, context);
+    if (isThenable(value)) pending.push(Promise.resolve(value).then((resolved) => void (out[key] = checkJson(plan.model, key, resolved))));
+    else out[key] = checkJson(plan.model, key, value);
+  }
+  for (const entry of plan.nested) {
+    const value = row[entry.key];
+    if (value === undefined) throw notLoaded(plan.model, entry.key, entry.hint);
+    if (value === null) out[entry.key] = entry.many ? [] : null;
+    else if (entry.many) out[entry.key] = (value as RowRecord[]).map((item) => serializeRow(entry.plan, item, context, pending));
+    else out[entry.key] = serializeRow(entry.plan, value as RowRecord, context, pending);
+  }
+  return out;
+}
+
+function missing(model: AnyModel, key: string, hint: string | undefined): SerializerError {
+  if (hint) return notLoaded(model, key, hint);
+  return new SerializerError(
+    'STRATA_SERIALIZER_FIELD_NOT_LOADED',
+    `${model.name}.${key} is not on the row (was it loaded with only()?); load it or drop it from the serializer.`,
+  );
+}
+
+function notLoaded(model: AnyModel, key: string, hint: string): SerializerError {
+  return new SerializerError(
+    'STRATA_SERIALIZER_RELATION_NOT_LOADED',
+    `${model.name}.${key} was not loaded: add .${hint} to the queryset. The serializer never queries per row.`,
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+/** Computed values must be JSON data: checked here, at the boundary, naming the field. */
+function checkJson(model: AnyModel, key: string, value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'object' && isJsonData(value, 0)) return value;
+  throw new SerializerError(
+    'STRATA_SERIALIZER_NOT_JSON',
+    `Computed field ${key} of the ${model.name} serializer returned ${describe(value)}, which is not JSON data; return strings, numbers, booleans, null, arrays and plain objects.`,
+  );
+}
+
+function isJsonData(value: unknown, depth: number): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isJsonData(item, depth + 1));
+  if (typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value as object).every((item) => isJsonData(item, depth + 1));
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object' && value !== null) return `a ${value.constructor?.name ?? 'object'}`;
+  return `a ${typeof value}`;
+}

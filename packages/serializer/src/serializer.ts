@@ -1,0 +1,224 @@
+import { modelOfRow, type AnyModel, type FieldConfig, type FieldsOf, type Row, type ToManyKeys } from '@strata/model';
+import type { InputDescription } from './description.js';
+import { SerializerError } from './errors.js';
+import { addError, buildInputSchema, parseWithSchema, type FieldErrors, type ParseResult, type Refinements } from './inputSchema.js';
+import { describeField } from './internal/describe.js';
+import { outputPlan, serializeRows, type OutputPlan } from './internal/output.js';
+import { saveData, type SaveResult } from './internal/save.js';
+import type { ComputedField, DataOf, FieldName, InputOf, NestedSpec, OutputOf, SensitiveKeys, SerializerContext } from './types.js';
+
+type MaybePromise<T> = T | Promise<T>;
+/** A per-field server-side rule: a message (or messages) to reject, nothing to accept. */
+export type FieldValidator = (value: any, context: ValidationContext) => MaybePromise<string | string[] | undefined | void>;
+/** What validators see besides the data. */
+export interface ValidationContext {
+  /** The row being updated, when `parse` was given one. */
+  instance: Record<string, unknown> | undefined;
+  partial: boolean;
+  context: SerializerContext;
+}
+
+export interface ModelSerializerOptions<M extends AnyModel, TFields extends string, TExclude extends string, TReadOnly extends string, TWriteOnly extends string, TComputed, TNested> {
+  /** Fields to expose, or `'__all__'` (every non-sensitive column, `<relation>Id` key and `id`). */
+  fields: readonly TFields[] | '__all__';
+  /** With `'__all__'`: fields to leave out. */
+  exclude?: readonly TExclude[];
+  /** Output only; rejected in input with a field error. `id` is always read-only. */
+  readOnly?: readonly TReadOnly[];
+  /** Input only, never output. The only way a `sensitive` field can be accepted. */
+  writeOnly?: readonly TWriteOnly[];
+  /** Output fields computed from the row and the context (sync or async). */
+  computed?: TComputed;
+  /** Relations serialized by another serializer: `{ category: CategorySerializer, items: [ItemSerializer] }`. */
+  nested?: TNested;
+  /** Valibot refinements of field schemas, e.g. `{ name: (s) => v.pipe(s, v.minLength(3)) }` (server and client). */
+  refine?: { [K in TFields | TWriteOnly]?: Refinements[string] };
+  /** Server-side field rules, sync or async (e.g. a uniqueness check). */
+  validators?: { [K in TFields | TWriteOnly]?: FieldValidator };
+  /** Server-side object rule: returns per-field errors, a non-field message, or nothing. */
+  validate?: (data: Record<string, unknown>, context: ValidationContext) => MaybePromise<FieldErrors | string | undefined | void>;
+}
+
+const ALL = '__all__';
+
+/**
+ * A serializer: the one typed mapping between rows of a model and what crosses to the client.
+ * Built by {@link createModelSerializer}.
+ */
+export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
+  readonly model: M;
+  /** @internal */
+  readonly plan: OutputPlan;
+  private readonly description: InputDescription;
+  private readonly readOnly: ReadonlySet<string>;
+  private readonly schemas: { full: ReturnType<typeof buildInputSchema>; partial: ReturnType<typeof buildInputSchema> };
+  private readonly validators: Record<string, FieldValidator>;
+  private readonly validateObject: ModelSerializerOptions<M, string, string, string, string, unknown, unknown>['validate'];
+  declare readonly __types?: { output: TOutput; input: TInput; data: TData };
+
+  /** @internal */
+  constructor(model: M, options: ModelSerializerOptions<M, string, string, string, string, Record<string, ComputedField<M>>, Record<string, NestedSpec>>) {
+    this.model = model;
+    const listed = listedFields(model, options);
+    const writeOnly = new Set(options.writeOnly ?? []);
+    const readOnly = new Set(['id', ...(options.readOnly ?? [])]);
+    for (const name of [...writeOnly, ...readOnly]) {
+      if (name !== 'id' && !listed.includes(name) && !isFieldName(model, name)) throw unknown(model, name);
+    }
+    for (const name of listed) {
+      if (model.fieldConfig(name)?.sensitive && !writeOnly.has(name)) {
+        throw new SerializerError(
+          'STRATA_SERIALIZER_DEFINITION',
+          `${model.name}.${name} is sensitive: it is never output, and is accepted as input only when named in writeOnly.`,
+        );
+      }
+    }
+    const computed = options.computed ?? {};
+    const nested = options.nested ?? {};
+    for (const name of [...Object.keys(computed), ...Object.keys(nested)]) {
+      if (listed.includes(name)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `"${name}" on the ${model.name} serializer is both a field and computed/nested.`);
+    }
+    const output = listed.filter((name) => !writeOnly.has(name));
+    this.plan = outputPlan(model, output, computed, nested);
+    const writable = [...new Set([...listed, ...writeOnly])].filter((name) => !readOnly.has(name));
+    this.description = { model: model.name, fields: {} };
+    for (const name of writable) this.description.fields[name] = describeField(model, name)!;
+    this.readOnly = new Set([...readOnly, ...output, ...Object.keys(computed), ...Object.keys(nested)].filter((name) => !writable.includes(name)));
+    const refine = (options.refine ?? {}) as Refinements;
+    this.schemas = {
+      full: buildInputSchema(this.description, { refine }),
+      partial: buildInputSchema(this.description, { partial: true, refine }),
+    };
+    this.validators = (options.validators ?? {}) as Record<string, FieldValidator>;
+    this.validateObject = options.validate;
+  }
+
+  /**
+   * Rows (or one row) as plain JSON data by the documented rule: decimals and bigints as
+   * strings, dates and datetimes as ISO-8601 strings, no class instances, no `undefined`.
+   * Nested relations must have been loaded (`selectRelated` / `prefetch`): a missing one
+   * throws `STRATA_SERIALIZER_RELATION_NOT_LOADED`, never a query per row.
+   */
+  toJSON(rows: readonly Row<M>[] | readonly (Row<M> & Record<string, unknown>)[], context?: SerializerContext): Promise<TOutput[]>;
+  toJSON(row: Row<M> | (Row<M> & Record<string, unknown>), context?: SerializerContext): Promise<TOutput>;
+  async toJSON(input: unknown, context: SerializerContext = {}): Promise<unknown> {
+    const many = Array.isArray(input);
+    const rows = (many ? input : [input]) as Record<string, unknown>[];
+    for (const row of rows) {
+      const model = modelOfRow(row);
+      if (model && model !== this.model) {
+        throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `The ${this.model.name} serializer was given a ${model.name} row.`);
+      }
+    }
+    const out = await serializeRows(this.plan, rows, context);
+    return many ? out : out[0];
+  }
+
+  /**
+   * Validates input: unknown, read-only and prototype keys, types, lengths, choices, ranges,
+   * required fields, the model's validators, then this serializer's own rules (sync and
+   * async). Never throws for a user's mistake: returns clean data or per-field errors.
+   * `partial` (or an `instance`) validates only the fields given, as for an update.
+   */
+  async parse(input: unknown, options: { partial?: boolean; instance?: Record<string, unknown>; context?: SerializerContext } = {}): Promise<ParseResult<TData>> {
+    const partial = options.partial ?? options.instance !== undefined;
+    const first = parseWithSchema<Record<string, unknown>>(this.description, partial ? this.schemas.partial : this.schemas.full, input, this.readOnly);
+    if (!first.ok) return first;
+    const data = first.data;
+    const errors: FieldErrors = {};
+    const columns = Object.fromEntries(Object.entries(data).filter(([key]) => this.description.fields[key]?.kind !== 'keys'));
+    const model = this.model.validate(columns, { partial: true });
+    if (!model.ok) for (const [field, messages] of Object.entries(model.errors)) for (const m of messages) addError(errors, field, m);
+    const ctx: ValidationContext = { instance: options.instance, partial, context: options.context ?? {} };
+    await Promise.all(
+      Object.entries(this.validators).map(async ([field, rule]) => {
+        if (!(field in data) || errors[field]) return;
+        for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
+      }),
+    );
+    if (Object.keys(errors).length === 0 && this.validateObject) {
+      const result = await this.validateObject(data, ctx);
+      if (typeof result === 'string') addError(errors, '__all__', result);
+      else if (result) for (const [field, messages] of Object.entries(result)) for (const m of messages) addError(errors, field, m);
+    }
+    return Object.keys(errors).length ? { ok: false, errors } : { ok: true, data: data as TData };
+  }
+
+  /**
+   * Creates (or, with `instance`, updates) a row from data `parse` returned, assigning
+   * many-to-many keys, in one transaction. Database constraint violations (unique,
+   * foreign key) come back as field errors, not exceptions.
+   */
+  async save(data: TData | Partial<TData>, options: { instance?: { id: unknown } } = {}): Promise<SaveResult<Row<M>>> {
+    return saveData(this.model, this.description, data as Record<string, unknown>, options.instance);
+  }
+
+  /** The JSON description of the input, for `@strata/serializer/client` in the browser. */
+  describe(): InputDescription {
+    return structuredClone(this.description);
+  }
+}
+
+/**
+ * Creates a serializer for a model.
+ * @example
+ * const ProductSerializer = createModelSerializer(Product, {
+ *   fields: ['id', 'name', 'price', 'stock', 'categoryId'],
+ *   readOnly: ['stock'],
+ *   computed: { inStock: (row) => row.stock > 0 },
+ *   nested: { category: CategorySerializer },
+ * });
+ * const json = await ProductSerializer.toJSON(await Product.objects.selectRelated('category'));
+ */
+export function createModelSerializer<
+  M extends AnyModel,
+  const TFields extends FieldName<M> = Exclude<FieldName<M>, SensitiveKeys<M> | ToManyKeys<FieldsOf<M>>>,
+  const TExclude extends FieldName<M> = never,
+  const TReadOnly extends FieldName<M> = never,
+  const TWriteOnly extends FieldName<M> = never,
+  TComputed extends Record<string, ComputedField<M>> = {},
+  TNested extends Record<string, NestedSpec> = {},
+>(
+  model: M,
+  options: ModelSerializerOptions<M, TFields, TExclude, TReadOnly, TWriteOnly, TComputed, TNested>,
+): ModelSerializer<
+  M,
+  OutputOf<M, Exclude<TFields, TExclude>, TWriteOnly, TComputed, TNested>,
+  InputOf<M, Exclude<Exclude<TFields, TExclude> | TWriteOnly, TReadOnly | 'id'>>,
+  DataOf<M, Exclude<Exclude<TFields, TExclude> | TWriteOnly, TReadOnly | 'id'>>
+> {
+  return new ModelSerializer(model, options as never);
+}
+
+function listedFields(model: AnyModel, options: { fields: readonly string[] | string; exclude?: readonly string[] }): string[] {
+  if (options.fields !== ALL) {
+    if (!Array.isArray(options.fields)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `fields must be a list of names or '__all__'.`);
+    for (const name of options.fields) if (!isFieldName(model, name)) throw unknown(model, name);
+    return [...new Set(options.fields as string[])];
+  }
+  const exclude = new Set(options.exclude ?? []);
+  for (const name of exclude) if (!isFieldName(model, name)) throw unknown(model, name);
+  const all = ['id'];
+  for (const [name, field] of Object.entries(model.fields as Record<string, { config: FieldConfig }>)) {
+    const { kind, sensitive } = field.config;
+    if (sensitive || kind === 'manyToMany') continue;
+    all.push(kind === 'foreignKey' || kind === 'oneToOne' ? `${name}Id` : name);
+  }
+  return all.filter((name) => !exclude.has(name));
+}
+
+function isFieldName(model: AnyModel, name: string): boolean {
+  return name === 'id' || describeField(model, name) !== undefined;
+}
+
+function unknown(model: AnyModel, name: string): SerializerError {
+  return new SerializerError(
+    'STRATA_SERIALIZER_DEFINITION',
+    `${model.name} has no field "${name}" a serializer can list (columns, "<relation>Id" keys, many-to-many names; relations go in nested).`,
+  );
+}
+
+function asMessages(result: string | string[] | undefined | void): string[] {
+  if (result === undefined) return [];
+  return typeof result === 'string' ? [result] : result;
+}
