@@ -5,7 +5,7 @@ import { addError, buildInputSchema, parseWithSchema, type FieldErrors, type Par
 import { describeField } from './internal/describe.js';
 import { outputPlan, serializeRows, type OutputPlan } from './internal/output.js';
 import { saveData, type SaveResult } from './internal/save.js';
-import type { ComputedField, DataOf, FieldName, InputOf, NestedSpec, OutputOf, SensitiveKeys, SerializerContext } from './types.js';
+import type { ComputedField, DataOf, FieldName, InputOf, JsonValue, NestedSpec, OutputOf, SensitiveKeys, SerializerContext } from './types.js';
 
 type MaybePromise<T> = T | Promise<T>;
 /** A per-field server-side rule: a message (or messages) to reject, nothing to accept. */
@@ -28,7 +28,7 @@ export interface ModelSerializerOptions<M extends AnyModel, TFields extends stri
   /** Input only, never output. The only way a `sensitive` field can be accepted. */
   writeOnly?: readonly TWriteOnly[];
   /** Output fields computed from the row and the context (sync or async). */
-  computed?: TComputed;
+  computed?: { [K in keyof TComputed]: (row: Row<M> & Record<string, any>, context: SerializerContext) => TComputed[K] | Promise<TComputed[K]> };
   /** Relations serialized by another serializer: `{ category: CategorySerializer, items: [ItemSerializer] }`. */
   nested?: TNested;
   /** Valibot refinements of field schemas, e.g. `{ name: (s) => v.pipe(s, v.minLength(3)) }` (server and client). */
@@ -57,7 +57,7 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
   declare readonly __types?: { output: TOutput; input: TInput; data: TData };
 
   /** @internal */
-  constructor(model: M, options: ModelSerializerOptions<M, string, string, string, string, Record<string, ComputedField<M>>, Record<string, NestedSpec>>) {
+  constructor(model: M, options: ModelSerializerOptions<M, string, string, string, string, Record<string, JsonValue>, Record<string, NestedSpec>>) {
     this.model = model;
     const listed = listedFields(model, options);
     const writeOnly = new Set(options.writeOnly ?? []);
@@ -73,7 +73,7 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
         );
       }
     }
-    const computed = options.computed ?? {};
+    const computed = (options.computed ?? {}) as Record<string, ComputedField<M>>;
     const nested = options.nested ?? {};
     for (const name of [...Object.keys(computed), ...Object.keys(nested)]) {
       if (listed.includes(name)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `"${name}" on the ${model.name} serializer is both a field and computed/nested.`);
@@ -176,7 +176,7 @@ export function createModelSerializer<
   const TExclude extends FieldName<M> = never,
   const TReadOnly extends FieldName<M> = never,
   const TWriteOnly extends FieldName<M> = never,
-  TComputed extends Record<string, ComputedField<M>> = {},
+  TComputed extends Record<string, JsonValue> = {},
   TNested extends Record<string, NestedSpec> = {},
 >(
   model: M,

@@ -44,7 +44,7 @@ type NestedOutput<M, K, S> = S extends readonly [infer One]
 /** The output object type of a serializer built from these parts. */
 export type OutputOf<M, TListed extends string, TWriteOnly extends string, TComputed, TNested> = Simplify<
   { [K in Exclude<TListed, TWriteOnly | SensitiveKeys<M>>]: OutputValue<M, K> } & {
-    [K in keyof TComputed]: TComputed[K] extends (...args: any[]) => infer R ? Awaited<R> : never;
+    [K in keyof TComputed]: TComputed[K];
   } & { [K in keyof TNested]: NestedOutput<M, K, TNested[K]> }
 >;
 
