@@ -106,28 +106,52 @@ function fieldSchema(field: FieldDescription): AnySchema {
   }
 }
 
+/** A rule: a test and the message when it fails. */
+type Rule<T> = readonly [(value: T) => boolean, string];
+
+/**
+ * All of a field's rules as one valibot check (one pipeline step instead of one per rule):
+ * the first failing rule's message is reported. Validation is synchronous, so the message
+ * can be handed from the test to the message function through the closure.
+ */
+function rules<T>(list: readonly Rule<T>[]) {
+  let failed = '';
+  return v.check<T, () => string>(
+    (value) => {
+      for (const [test, message] of list) {
+        if (!test(value)) {
+          failed = message;
+          return false;
+        }
+      }
+      return true;
+    },
+    () => failed,
+  );
+}
+
 function textSchema(field: FieldDescription): AnySchema {
   const max = field.maxLength ?? DEFAULT_TEXT_LIMIT;
-  const actions: v.PipeItem<string, string, v.BaseIssue<unknown>>[] = [
-    v.check((s: string) => s.length <= max * 2 && [...s].length <= max, `Ensure this value has at most ${max} characters.`),
-    v.check((s: string) => !s.includes('\u0000'), 'Null characters are not allowed.'),
+  const min = field.minLength;
+  const list: Rule<string>[] = [
+    // UTF-16 length bounds the character count from above: count characters only when it must.
+    [(s) => s.length <= max || (s.length <= max * 2 && [...s].length <= max), `Ensure this value has at most ${max} characters.`],
+    [(s) => !s.includes('\u0000'), 'Null characters are not allowed.'],
   ];
-  if (field.minLength !== undefined) {
-    const min = field.minLength;
-    actions.push(v.check((s: string) => [...s].length >= min, `Ensure this value has at least ${min} characters.`));
-  }
-  return v.pipe(v.string('Expected a string.'), ...actions);
+  if (min !== undefined) list.push([(s) => s.length >= min * 2 || [...s].length >= min, `Ensure this value has at least ${min} characters.`]);
+  return v.pipe(v.string('Expected a string.'), rules(list));
 }
 
 function numberSchema(field: FieldDescription, integer: boolean): AnySchema {
-  const actions: v.PipeItem<number, number, v.BaseIssue<unknown>>[] = [v.finite('Expected a finite number.')];
+  const list: Rule<number>[] = [[Number.isFinite, 'Expected a finite number.']];
   if (integer) {
-    actions.push(v.integer('Expected an integer.'));
-    actions.push(v.check((n: number) => Math.abs(n) <= INT32, 'Out of the 32-bit integer range.'));
+    list.push([Number.isInteger, 'Expected an integer.']);
+    list.push([(n) => Math.abs(n) <= INT32, 'Out of the 32-bit integer range.']);
   }
-  if (typeof field.min === 'number') actions.push(v.minValue(field.min, `Ensure this value is at least ${field.min}.`));
-  if (typeof field.max === 'number') actions.push(v.maxValue(field.max, `Ensure this value is at most ${field.max}.`));
-  return v.pipe(v.number('Expected a number.'), ...actions);
+  const { min, max } = field;
+  if (typeof min === 'number') list.push([(n) => n >= min, `Ensure this value is at least ${min}.`]);
+  if (typeof max === 'number') list.push([(n) => n <= max, `Ensure this value is at most ${max}.`]);
+  return v.pipe(v.number('Expected a number.'), rules(list));
 }
 
 /** JSON has no bigint: accept an integer string (exact) or a safe integer number. */
@@ -146,14 +170,30 @@ function bigintSchema(field: FieldDescription): AnySchema {
 function decimalSchema(field: FieldDescription): AnySchema {
   const scale = field.scale ?? 2;
   const digits = (field.precision ?? 12) - scale;
-  return v.pipe(
-    v.string('Expected a decimal number as a string, such as "19.99".'),
-    v.regex(DECIMAL, 'Expected a decimal number as a string, such as "19.99".'),
-    v.check((s: string) => (s.split('.')[1]?.length ?? 0) <= scale, `Ensure there are at most ${scale} decimal places.`),
-    v.check((s: string) => s.replace('-', '').split('.')[0]!.replace(/^0+/, '').length <= digits, `Ensure there are at most ${digits} digits before the decimal point.`),
-    v.check((s: string) => field.min === undefined || compareDecimal(s, String(field.min)) >= 0, `Ensure this value is at least ${String(field.min)}.`),
-    v.check((s: string) => field.max === undefined || compareDecimal(s, String(field.max)) <= 0, `Ensure this value is at most ${String(field.max)}.`),
-  ) as AnySchema;
+  const format = 'Expected a decimal number as a string, such as "19.99".';
+  const list: Rule<string>[] = [
+    [(s) => DECIMAL.test(s), format],
+    [(s) => s.length - s.indexOf('.') - 1 <= scale || !s.includes('.'), `Ensure there are at most ${scale} decimal places.`],
+    [(s) => integerDigits(s) <= digits, `Ensure there are at most ${digits} digits before the decimal point.`],
+  ];
+  if (field.min !== undefined) {
+    const fromMin = decimalComparator(String(field.min));
+    list.push([(s) => fromMin(s) >= 0, `Ensure this value is at least ${String(field.min)}.`]);
+  }
+  if (field.max !== undefined) {
+    const fromMax = decimalComparator(String(field.max));
+    list.push([(s) => fromMax(s) <= 0, `Ensure this value is at most ${String(field.max)}.`]);
+  }
+  return v.pipe(v.string(format), rules(list));
+}
+
+/** Digits before the point, leading zeros aside (`"-007.50"` → 1). */
+function integerDigits(s: string): number {
+  let start = s.startsWith('-') ? 1 : 0;
+  const point = s.indexOf('.');
+  const end = point === -1 ? s.length : point;
+  while (start < end - 1 && s[start] === '0') start++;
+  return end - start;
 }
 
 /** An ISO-8601 string with a time zone (or a Date, for server callers), read as a Date. */
@@ -167,9 +207,8 @@ function datetimeSchema(): AnySchema {
 }
 
 function keySchema(field: FieldDescription): AnySchema {
-  return field.keyKind === 'uuid'
-    ? v.pipe(v.string('Expected a key.'), v.uuid('Expected a UUID key.'))
-    : v.pipe(v.number('Expected a key.'), v.safeInteger('Expected an integer key.'), v.minValue(1, 'Expected a positive key.'));
+  if (field.keyKind === 'uuid') return v.pipe(v.string('Expected a key.'), v.uuid('Expected a UUID key.'));
+  return v.pipe(v.number('Expected a key.'), rules<number>([[(n) => Number.isSafeInteger(n) && n >= 1, 'Expected a positive integer key.']]));
 }
 
 function isCalendarDate(value: string): boolean {
@@ -194,14 +233,45 @@ function isBoundedJson(value: unknown): boolean {
   return visit(value, 0);
 }
 
-function compareDecimal(a: string, b: string): number {
-  const scale = Math.max(a.split('.')[1]?.length ?? 0, b.split('.')[1]?.length ?? 0);
-  const scaled = (value: string) => {
-    const negative = value.startsWith('-');
-    const [whole = '0', fraction = ''] = (negative ? value.slice(1) : value).split('.');
-    const digits = BigInt(whole + fraction.padEnd(scale, '0'));
-    return negative ? -digits : digits;
+interface DecimalParts {
+  negative: boolean;
+  whole: string;
+  fraction: string;
+}
+
+/** Sign, whole digits (no leading zeros) and fraction digits of a decimal string. */
+function decimalParts(text: string): DecimalParts {
+  const negative = text.startsWith('-');
+  const body = negative ? text.slice(1) : text;
+  const point = body.indexOf('.');
+  let whole = point === -1 ? body : body.slice(0, point);
+  const fraction = point === -1 ? '' : body.slice(point + 1);
+  let start = 0;
+  while (start < whole.length - 1 && whole[start] === '0') start++;
+  if (start) whole = whole.slice(start);
+  const zero = whole === '0' && !/[1-9]/.test(fraction);
+  return { negative: negative && !zero, whole, fraction };
+}
+
+/** Compares decimal strings exactly against a bound parsed once (no floating point, no BigInt). */
+function decimalComparator(bound: string): (value: string) => number {
+  const b = decimalParts(bound);
+  return (value) => {
+    const a = decimalParts(value);
+    if (a.negative !== b.negative) return a.negative ? -1 : 1;
+    const magnitude = compareMagnitude(a, b);
+    return a.negative ? -magnitude : magnitude;
   };
-  const diff = scaled(a) - scaled(b);
-  return diff < 0n ? -1 : diff > 0n ? 1 : 0;
+}
+
+function compareMagnitude(a: DecimalParts, b: DecimalParts): number {
+  if (a.whole.length !== b.whole.length) return a.whole.length < b.whole.length ? -1 : 1;
+  if (a.whole !== b.whole) return a.whole < b.whole ? -1 : 1;
+  const width = Math.max(a.fraction.length, b.fraction.length);
+  for (let i = 0; i < width; i++) {
+    const da = a.fraction[i] ?? '0';
+    const db = b.fraction[i] ?? '0';
+    if (da !== db) return da < db ? -1 : 1;
+  }
+  return 0;
 }

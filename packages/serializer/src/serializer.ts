@@ -52,7 +52,8 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
   private readonly description: InputDescription;
   private readonly readOnly: ReadonlySet<string>;
   private readonly schemas: { full: ReturnType<typeof buildInputSchema>; partial: ReturnType<typeof buildInputSchema> };
-  private readonly validators: Record<string, FieldValidator>;
+  private readonly fieldRules: [string, FieldValidator][];
+  private readonly modelValidators: (readonly [string, readonly ((value: unknown) => string | undefined | void)[]])[];
   private readonly validateObject: ModelSerializerOptions<M, string, string, string, string, unknown, unknown>['validate'];
   declare readonly __types?: { output: TOutput; input: TInput; data: TData };
 
@@ -89,7 +90,10 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
       full: buildInputSchema(this.description, { refine }),
       partial: buildInputSchema(this.description, { partial: true, refine }),
     };
-    this.validators = (options.validators ?? {}) as Record<string, FieldValidator>;
+    this.fieldRules = Object.entries((options.validators ?? {}) as Record<string, FieldValidator>);
+    this.modelValidators = Object.keys(this.description.fields)
+      .map((name) => [name, (model.fieldConfig(name)?.validators ?? []) as readonly ((value: unknown) => string | undefined | void)[]] as const)
+      .filter(([, rules]) => rules.length > 0);
     this.validateObject = options.validate;
   }
 
@@ -126,17 +130,26 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
     if (!first.ok) return first;
     const data = first.data;
     const errors: FieldErrors = {};
-    const columns = Object.fromEntries(Object.entries(data).filter(([key]) => this.description.fields[key]?.kind !== 'keys'));
-    const model = this.model.validate(columns, { partial: true });
-    if (!model.ok) for (const [field, messages] of Object.entries(model.errors)) for (const m of messages) addError(errors, field, m);
+    // Types, lengths, ranges and choices are in the schema (derived from the same field
+    // configs); only the model's custom validators are left to run.
+    for (const [field, rules] of this.modelValidators) {
+      const value = data[field];
+      if (value === undefined || value === null) continue;
+      for (const rule of rules) {
+        const message = rule(value);
+        if (typeof message === 'string') addError(errors, field, message);
+      }
+    }
     const ctx: ValidationContext = { instance: options.instance, partial, context: options.context ?? {} };
-    await Promise.all(
-      Object.entries(this.validators).map(async ([field, rule]) => {
-        if (!(field in data) || errors[field]) return;
-        for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
-      }),
-    );
-    if (Object.keys(errors).length === 0 && this.validateObject) {
+    if (this.fieldRules.length) {
+      await Promise.all(
+        this.fieldRules.map(async ([field, rule]) => {
+          if (!(field in data) || errors[field]) return;
+          for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
+        }),
+      );
+    }
+    if (this.validateObject && Object.keys(errors).length === 0) {
       const result = await this.validateObject(data, ctx);
       if (typeof result === 'string') addError(errors, '__all__', result);
       else if (result) for (const [field, messages] of Object.entries(result)) for (const m of messages) addError(errors, field, m);
