@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+/** Error codes are STRATA_<LAYER>_<PROBLEM> string literals; settings such as STRATA_TEST_PG_URL are not codes. */
 const root = resolve(import.meta.dirname, '../..');
 
 function sourceFiles(dir) {
@@ -25,7 +26,7 @@ function codesInSource() {
       continue;
     }
     for (const file of sourceFiles(src)) {
-      for (const match of readFileSync(file, 'utf8').matchAll(/\bSTRATA_[A-Z]+_[A-Z0-9_]+\b/g)) codes.add(match[0]);
+      for (const match of readFileSync(file, 'utf8').matchAll(/['"`](STRATA_(?:MODEL|SERIALIZER|STATE|AUTH|SOLID|CLI)_[A-Z0-9_]+)['"`]/g)) codes.add(match[1]);
     }
   }
   return codes;

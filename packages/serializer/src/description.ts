@@ -42,6 +42,8 @@ export interface InputDescription {
   /** The model's name, e.g. `shop.Product`. */
   model: string;
   fields: Record<string, FieldDescription>;
+  /** Output-only names (`id`, read-only, computed and nested fields): refused in input as read-only, not unknown. */
+  readOnly?: string[];
 }
 
 /** Longest text accepted for a field whose model sets no `maxLength` (characters). */

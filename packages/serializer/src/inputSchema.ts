@@ -35,26 +35,23 @@ export function buildInputSchema(description: InputDescription, options: { parti
     if (field.nullable) schema = v.nullable(schema);
     entries[name] = options.partial || field.optional ? v.optional(schema) : v.nonOptional(schema, 'This field is required.');
   }
-  return v.object(entries, 'Expected an object.');
+  // valibot reports a missing key with the object's message: only a whole non-object has no path.
+  return v.object(entries, (issue) => (issue.path ? 'This field is required.' : 'Expected an object.'));
 }
 
 /**
- * Checks input against a description's schema: unknown and forbidden keys are field errors
- * (never written), everything else goes through valibot. Returns per-field errors.
+ * Checks input against a description's schema: unknown, read-only and forbidden keys are
+ * field errors (never written), everything else goes through valibot. Returns per-field errors.
  */
-export function parseWithSchema<TData>(
-  description: InputDescription,
-  schema: AnySchema,
-  input: unknown,
-  readOnly: ReadonlySet<string> = new Set(),
-): ParseResult<TData> {
+export function parseWithSchema<TData>(description: InputDescription, schema: AnySchema, input: unknown): ParseResult<TData> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, errors: { __all__: ['Expected an object of fields.'] } };
   }
   const errors: FieldErrors = {};
+  const readOnly = description.readOnly ?? [];
   for (const key of Object.keys(input)) {
     if (FORBIDDEN_KEYS.has(key)) addError(errors, key, 'This field is not allowed.');
-    else if (readOnly.has(key)) addError(errors, key, 'This field is read-only.');
+    else if (readOnly.includes(key)) addError(errors, key, 'This field is read-only.');
     else if (!Object.hasOwn(description.fields, key)) addError(errors, key, 'Unknown field.');
   }
   const result = v.safeParse(schema, input);
@@ -102,7 +99,12 @@ function fieldSchema(field: FieldDescription): AnySchema {
     case 'key':
       return keySchema(field);
     case 'keys':
-      return v.pipe(v.array(keySchema(field), 'Expected a list of keys.'), v.maxLength(KEYS_LIMIT, `At most ${KEYS_LIMIT} keys.`));
+      // The length first: an oversized list is refused without an issue per item.
+      return v.pipe(
+        v.array(v.unknown(), 'Expected a list of keys.'),
+        v.maxLength(KEYS_LIMIT, `At most ${KEYS_LIMIT} keys.`),
+        v.array(keySchema(field), 'Expected a list of keys.'),
+      ) as AnySchema;
   }
 }
 
@@ -158,8 +160,10 @@ function numberSchema(field: FieldDescription, integer: boolean): AnySchema {
 function bigintSchema(field: FieldDescription): AnySchema {
   const min = field.min === undefined ? undefined : BigInt(field.min);
   const max = field.max === undefined ? undefined : BigInt(field.max);
+  const message = 'Expected an integer (as a string for exact large values).';
+  // Each branch carries the message too: valibot reports the issues of a branch whose type matched.
   return v.pipe(
-    v.union([v.bigint(), v.pipe(v.string(), v.regex(INTEGER_TEXT)), v.pipe(v.number(), v.safeInteger())], 'Expected an integer (as a string for exact large values).'),
+    v.union([v.bigint(), v.pipe(v.string(), v.regex(INTEGER_TEXT, message)), v.pipe(v.number(), v.safeInteger(message))], message),
     v.transform((value: bigint | string | number) => BigInt(value)),
     v.check((n: bigint) => n <= INT64_MAX && n >= -INT64_MAX - 1n, 'Out of the 64-bit integer range.'),
     v.check((n: bigint) => min === undefined || n >= min, `Ensure this value is at least ${String(field.min)}.`),
@@ -199,8 +203,11 @@ function integerDigits(s: string): number {
 /** An ISO-8601 string with a time zone (or a Date, for server callers), read as a Date. */
 function datetimeSchema(): AnySchema {
   const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+  const message = 'Expected a date and time as ISO-8601 with a time zone, such as "2026-11-25T10:00:00Z".';
   return v.pipe(
-    v.union([v.date(), v.pipe(v.string(), v.regex(iso))], 'Expected a date and time as ISO-8601 with a time zone, such as "2026-11-25T10:00:00Z".'),
+    v.union([v.date(), v.pipe(v.string(), v.regex(iso, message))], message),
+    // The calendar check first: Date reads "2026-02-30T10:00Z" as the 2nd of March.
+    v.check((value: Date | string) => value instanceof Date || isCalendarDate(value.slice(0, 10)), 'Expected a valid date and time.'),
     v.transform((value: Date | string) => (value instanceof Date ? value : new Date(value))),
     v.check((d: Date) => !Number.isNaN(d.getTime()), 'Expected a valid date and time.'),
   ) as AnySchema;
@@ -228,7 +235,9 @@ function isBoundedJson(value: unknown): boolean {
     if (typeof item !== 'object') return false;
     const proto = Object.getPrototypeOf(item);
     if (proto !== Object.prototype && proto !== null) return false;
-    return Object.keys(item).every((key) => !FORBIDDEN_KEYS.has(key) && (size += key.length + 3) <= JSON_SIZE_LIMIT && visit((item as Record<string, unknown>)[key], depth + 1));
+    return Object.keys(item).every(
+      (key) => !FORBIDDEN_KEYS.has(key) && !key.includes('\u0000') && (size += key.length + 3) <= JSON_SIZE_LIMIT && visit((item as Record<string, unknown>)[key], depth + 1),
+    );
   };
   return visit(value, 0);
 }

@@ -8,7 +8,10 @@ import { saveData, type SaveResult } from './internal/save.js';
 import type { ComputedField, DataOf, FieldName, InputOf, JsonValue, NestedSpec, OutputOf, SensitiveKeys, SerializerContext } from './types.js';
 
 type MaybePromise<T> = T | Promise<T>;
-/** A per-field server-side rule: a message (or messages) to reject, nothing to accept. */
+/**
+ * A per-field server-side rule: a message (or messages) to reject, nothing to accept.
+ * Called for values only: a null (where the field allows it) is accepted without it, as by model validators.
+ */
 export type FieldValidator = (value: any, context: ValidationContext) => MaybePromise<string | string[] | undefined | void>;
 /** What validators see besides the data. */
 export interface ValidationContext {
@@ -21,7 +24,7 @@ export interface ValidationContext {
 export interface ModelSerializerOptions<M extends AnyModel, TFields extends string, TExclude extends string, TReadOnly extends string, TWriteOnly extends string, TComputed, TNested> {
   /** Fields to expose, or `'__all__'` (every non-sensitive column, `<relation>Id` key and `id`). */
   fields: readonly TFields[] | '__all__';
-  /** With `'__all__'`: fields to leave out. */
+  /** Fields to leave out, of `'__all__'` or of the list. */
   exclude?: readonly TExclude[];
   /** Output only; rejected in input with a field error. `id` is always read-only. */
   readOnly?: readonly TReadOnly[];
@@ -31,10 +34,11 @@ export interface ModelSerializerOptions<M extends AnyModel, TFields extends stri
   computed?: { [K in keyof TComputed]: (row: Row<M> & Record<string, any>, context: SerializerContext) => TComputed[K] | Promise<TComputed[K]> };
   /** Relations serialized by another serializer: `{ category: CategorySerializer, items: [ItemSerializer] }`. */
   nested?: TNested;
+  // NoInfer on refine and validators: naming a field there must not make it write-only (or listed) in the types.
   /** Valibot refinements of field schemas, e.g. `{ name: (s) => v.pipe(s, v.minLength(3)) }` (server and client). */
-  refine?: { [K in TFields | TWriteOnly]?: Refinements[string] };
+  refine?: { [K in NoInfer<TFields | TWriteOnly>]?: Refinements[string] };
   /** Server-side field rules, sync or async (e.g. a uniqueness check). */
-  validators?: { [K in TFields | TWriteOnly]?: FieldValidator };
+  validators?: { [K in NoInfer<TFields | TWriteOnly>]?: FieldValidator };
   /** Server-side object rule: returns per-field errors, a non-field message, or nothing. */
   validate?: (data: Record<string, unknown>, context: ValidationContext) => MaybePromise<FieldErrors | string | undefined | void>;
 }
@@ -50,7 +54,6 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
   /** @internal */
   readonly plan: OutputPlan;
   private readonly description: InputDescription;
-  private readonly readOnly: ReadonlySet<string>;
   private readonly schemas: { full: ReturnType<typeof buildInputSchema>; partial: ReturnType<typeof buildInputSchema> };
   private readonly fieldRules: [string, FieldValidator][];
   private readonly modelValidators: (readonly [string, readonly ((value: unknown) => string | undefined | void)[]])[];
@@ -76,15 +79,22 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
     }
     const computed = (options.computed ?? {}) as Record<string, ComputedField<M>>;
     const nested = options.nested ?? {};
-    for (const name of [...Object.keys(computed), ...Object.keys(nested)]) {
-      if (listed.includes(name)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `"${name}" on the ${model.name} serializer is both a field and computed/nested.`);
-    }
+    checkOwnNames(model, [...listed, ...writeOnly], [...Object.keys(computed), ...Object.keys(nested)]);
+    for (const [name, spec] of Object.entries(nested)) checkNested(model, name, spec);
     const output = listed.filter((name) => !writeOnly.has(name));
     this.plan = outputPlan(model, output, computed, nested);
     const writable = [...new Set([...listed, ...writeOnly])].filter((name) => !readOnly.has(name));
-    this.description = { model: model.name, fields: {} };
+    const outputOnly = [...new Set([...readOnly, ...output, ...Object.keys(computed), ...Object.keys(nested)])];
+    this.description = {
+      model: model.name,
+      fields: {},
+      // Sent to browsers: a sensitive name stays out, and is refused as unknown instead.
+      readOnly: outputOnly.filter((name) => !writable.includes(name) && !model.fieldConfig(name)?.sensitive),
+    };
     for (const name of writable) this.description.fields[name] = describeField(model, name)!;
-    this.readOnly = new Set([...readOnly, ...output, ...Object.keys(computed), ...Object.keys(nested)].filter((name) => !writable.includes(name)));
+    for (const name of [...Object.keys(options.validators ?? {}), ...Object.keys(options.refine ?? {})]) {
+      if (!writable.includes(name)) throw definitionError(`validators and refine of the ${model.name} serializer name "${name}", which it does not accept as input.`);
+    }
     const refine = (options.refine ?? {}) as Refinements;
     this.schemas = {
       full: buildInputSchema(this.description, { refine }),
@@ -126,7 +136,7 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
    */
   async parse(input: unknown, options: { partial?: boolean; instance?: Record<string, unknown>; context?: SerializerContext } = {}): Promise<ParseResult<TData>> {
     const partial = options.partial ?? options.instance !== undefined;
-    const first = parseWithSchema<Record<string, unknown>>(this.description, partial ? this.schemas.partial : this.schemas.full, input, this.readOnly);
+    const first = parseWithSchema<Record<string, unknown>>(this.description, partial ? this.schemas.partial : this.schemas.full, input);
     if (!first.ok) return first;
     const data = first.data;
     const errors: FieldErrors = {};
@@ -144,7 +154,7 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
     if (this.fieldRules.length) {
       await Promise.all(
         this.fieldRules.map(async ([field, rule]) => {
-          if (!(field in data) || errors[field]) return;
+          if (!(field in data) || data[field] === null || errors[field]) return;
           for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
         }),
       );
@@ -203,21 +213,28 @@ export function createModelSerializer<
   return new ModelSerializer(model, options as never);
 }
 
+/** The listed fields minus `exclude` (with an explicit list too, as the output type has it). */
 function listedFields(model: AnyModel, options: { fields: readonly string[] | string; exclude?: readonly string[] }): string[] {
-  if (options.fields !== ALL) {
-    if (!Array.isArray(options.fields)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `fields must be a list of names or '__all__'.`);
-    for (const name of options.fields) if (!isFieldName(model, name)) throw unknown(model, name);
-    return [...new Set(options.fields as string[])];
-  }
   const exclude = new Set(options.exclude ?? []);
   for (const name of exclude) if (!isFieldName(model, name)) throw unknown(model, name);
+  return (options.fields === ALL ? allFields(model) : namedFields(model, options.fields)).filter((name) => !exclude.has(name));
+}
+
+function namedFields(model: AnyModel, fields: unknown): string[] {
+  if (!Array.isArray(fields)) throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `fields must be a list of names or '__all__'.`);
+  for (const name of fields) if (!isFieldName(model, name)) throw unknown(model, name);
+  return [...new Set(fields as string[])];
+}
+
+/** `'__all__'`: `id`, every column and `<relation>Id` key; never sensitive fields or many-to-many lists. */
+function allFields(model: AnyModel): string[] {
   const all = ['id'];
   for (const [name, field] of Object.entries(model.fields as Record<string, { config: FieldConfig }>)) {
     const { kind, sensitive } = field.config;
     if (sensitive || kind === 'manyToMany') continue;
     all.push(kind === 'foreignKey' || kind === 'oneToOne' ? `${name}Id` : name);
   }
-  return all.filter((name) => !exclude.has(name));
+  return all;
 }
 
 function isFieldName(model: AnyModel, name: string): boolean {
@@ -229,6 +246,35 @@ function unknown(model: AnyModel, name: string): SerializerError {
     'STRATA_SERIALIZER_DEFINITION',
     `${model.name} has no field "${name}" a serializer can list (columns, "<relation>Id" keys, many-to-many names; relations go in nested).`,
   );
+}
+
+function definitionError(message: string): SerializerError {
+  return new SerializerError('STRATA_SERIALIZER_DEFINITION', message);
+}
+
+/** Computed and nested names are output names of their own: each may be used once, and never for a field. */
+function checkOwnNames(model: AnyModel, fields: readonly string[], own: readonly string[]): void {
+  const seen = new Set(fields);
+  for (const name of own) {
+    if (seen.has(name)) throw definitionError(`"${name}" on the ${model.name} serializer is named twice (as a field, computed or nested); give each output name one meaning.`);
+    seen.add(name);
+  }
+}
+
+/** A nested serializer fits its relation: the related model, one serializer for to-one, `[serializer]` for to-many. */
+function checkNested(model: AnyModel, name: string, spec: NestedSpec): void {
+  const many = Array.isArray(spec);
+  const nested = (many ? spec[0] : spec) as { model?: AnyModel } | undefined;
+  if (!(nested instanceof ModelSerializer)) throw definitionError(`nested.${name} of the ${model.name} serializer must be a serializer, or [serializer] for a list.`);
+  const config = model.fieldConfig(name);
+  // A reverse relation (a category's `products`) is no field of this model; prefetch checks its name.
+  if (!config) return;
+  const toOne = config.kind === 'foreignKey' || config.kind === 'oneToOne';
+  if (!toOne && config.kind !== 'manyToMany') throw definitionError(`${model.name}.${name} is a column, not a relation: only relations can be nested.`);
+  const target = config.target!();
+  if (nested.model !== target) throw definitionError(`${model.name}.${name} relates to ${target.name}, but its nested serializer is for ${nested.model.name}.`);
+  if (toOne && many) throw definitionError(`${model.name}.${name} is a to-one relation: nest one serializer, not [serializer].`);
+  if (!toOne && !many) throw definitionError(`${model.name}.${name} is a many-to-many relation: nest [serializer], a list.`);
 }
 
 function asMessages(result: string | string[] | undefined | void): string[] {

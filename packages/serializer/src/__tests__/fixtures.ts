@@ -26,7 +26,6 @@ export const User = defineModel('auth.User', {
     passwordHash: f.text({ sensitive: true }),
   },
 });
-export const models = [Category, Tag, Product, User];
 
 export const CategorySerializer = createModelSerializer(Category, { fields: ['id', 'name'] });
 export const TagSerializer = createModelSerializer(Tag, { fields: ['id', 'label'] });
@@ -45,4 +44,34 @@ export const UserSerializer = createModelSerializer(User, {
       return { email: ['This email is taken.'] };
     }
   },
+});
+
+/** A one-to-one relation, custom model validators and the numeric kinds the others lack. */
+export const Profile = defineModel('auth.Profile', {
+  fields: {
+    user: f.oneToOne(() => User, { relatedName: 'profile' }),
+    nickname: f.text({ maxLength: 20, validators: [(s) => (/^\w+$/.test(s) ? undefined : 'Letters, digits and underscores only.')] }),
+    rating: f.float({ min: 0, max: 5, default: 0 }),
+    active: f.boolean({ default: true }),
+    karma: f.bigint({ default: 0n, min: -1000n, max: 1_000_000_000_000n }),
+    lastSeen: f.datetime({ null: true }),
+  },
+});
+export const models = [Category, Tag, Product, User, Profile];
+
+export const ProfileSerializer = createModelSerializer(Profile, {
+  fields: ['id', 'userId', 'nickname', 'rating', 'active', 'karma', 'lastSeen'],
+  validators: { nickname: (value: string) => (value.toLowerCase() === 'admin' ? 'This nickname is reserved.' : undefined) },
+});
+/** Every non-sensitive column of a product, keys included, minus one. */
+export const ProductAllSerializer = createModelSerializer(Product, { fields: '__all__', exclude: ['attributes'] });
+/** A product as listed under its category: its tags nested, a computed field using the context. */
+export const ProductItemSerializer = createModelSerializer(Product, {
+  fields: ['id', 'name', 'price'],
+  computed: { priceLabel: async (row, context) => `${String(context.currency ?? 'EUR')} ${row.price}` },
+  nested: { tags: [TagSerializer] },
+});
+export const CategoryTreeSerializer = createModelSerializer(Category, {
+  fields: ['id', 'name'],
+  nested: { products: [ProductItemSerializer] },
 });

@@ -9,13 +9,18 @@ interface NestedEntry {
   key: string;
   plan: OutputPlan;
   many: boolean;
-  hint: string;
+  /** Loaded by `selectRelated` (a forward to-one relation) rather than only by `prefetch`. */
+  toOne: boolean;
 }
+
+/** The nested relations from the serialized row down to the current one, for load hints. */
+type Trail = { up: Trail; entry: NestedEntry } | undefined;
 
 /** How rows of one serializer become JSON: precomputed once, applied per row. */
 export interface OutputPlan {
   model: AnyModel;
-  fields: { key: string; convert: Convert; loadHint: string | undefined }[];
+  /** `relation`: a many-to-many list of keys, loaded by `prefetch`. */
+  fields: { key: string; convert: Convert; relation: boolean }[];
   computed: [string, ComputedField<AnyModel>][];
   nested: NestedEntry[];
 }
@@ -31,16 +36,16 @@ export function outputPlan(
 ): OutputPlan {
   const fields = names.map((key) => {
     const config = model.fieldConfig(key) as FieldConfig | undefined;
-    if (config?.kind === 'manyToMany') return { key, convert: toIds as Convert, loadHint: `prefetch('${key}')` };
+    if (config?.kind === 'manyToMany') return { key, convert: toIds as Convert, relation: true };
     const convert: Convert = config?.kind === 'bigint' ? String : config?.kind === 'datetime' ? toIso : undefined;
-    return { key, convert, loadHint: undefined };
+    return { key, convert, relation: false };
   });
   const nestedEntries = Object.entries(nested).map(([key, spec]) => {
     const many = Array.isArray(spec);
     const serializer = (many ? (spec as readonly [{ plan: OutputPlan }])[0] : spec) as { plan: OutputPlan };
     const config = model.fieldConfig(key);
     const toOne = config?.kind === 'foreignKey' || config?.kind === 'oneToOne';
-    return { key, plan: serializer.plan, many, hint: toOne ? `selectRelated('${key}')` : `prefetch('${key}')` };
+    return { key, plan: serializer.plan, many, toOne };
   });
   return { model, fields, computed: Object.entries(computed), nested: nestedEntries };
 }
@@ -51,19 +56,26 @@ export function outputPlan(
  */
 export async function serializeRows(plan: OutputPlan, rows: readonly RowRecord[], context: SerializerContext): Promise<RowRecord[]> {
   const pending: Promise<void>[] = [];
-  const out = rows.map((row) => serializeRow(plan, row, context, pending));
+  let out: RowRecord[];
+  try {
+    out = rows.map((row) => serializeRow(plan, row, context, pending));
+  } catch (error) {
+    // Async values already started must not reject unobserved: an unhandled rejection ends a Node process.
+    for (const promise of pending) promise.catch(() => undefined);
+    throw error;
+  }
   if (pending.length) await Promise.all(pending);
   return out;
 }
 
-function serializeRow(plan: OutputPlan, row: RowRecord, context: SerializerContext, pending: Promise<void>[]): RowRecord {
+function serializeRow(plan: OutputPlan, row: RowRecord, context: SerializerContext, pending: Promise<void>[], trail?: Trail): RowRecord {
   if (typeof row !== 'object' || row === null) {
     throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `The ${plan.model.name} serializer was given ${row === null ? 'null' : typeof row}, not a row.`);
   }
   const out: RowRecord = {};
   for (const field of plan.fields) {
     const value = row[field.key];
-    if (value === undefined) throw missing(plan.model, field.key, field.loadHint);
+    if (value === undefined) throw field.relation ? notLoaded(plan.model, field.key, false, trail) : fieldNotLoaded(plan.model, field.key);
     out[field.key] = value === null || field.convert === undefined ? value : field.convert(value);
   }
   for (const [key, compute] of plan.computed) {
@@ -73,23 +85,34 @@ function serializeRow(plan: OutputPlan, row: RowRecord, context: SerializerConte
   }
   for (const entry of plan.nested) {
     const value = row[entry.key];
-    if (value === undefined) throw notLoaded(plan.model, entry.key, entry.hint);
+    if (value === undefined) throw notLoaded(plan.model, entry.key, entry.toOne, trail);
+    const below: Trail = { up: trail, entry };
     if (value === null) out[entry.key] = entry.many ? [] : null;
-    else if (entry.many) out[entry.key] = (value as RowRecord[]).map((item) => serializeRow(entry.plan, item, context, pending));
-    else out[entry.key] = serializeRow(entry.plan, value as RowRecord, context, pending);
+    else if (entry.many) out[entry.key] = (value as RowRecord[]).map((item) => serializeRow(entry.plan, item, context, pending, below));
+    else out[entry.key] = serializeRow(entry.plan, value as RowRecord, context, pending, below);
   }
   return out;
 }
 
-function missing(model: AnyModel, key: string, hint: string | undefined): SerializerError {
-  if (hint) return notLoaded(model, key, hint);
+function fieldNotLoaded(model: AnyModel, key: string): SerializerError {
   return new SerializerError(
     'STRATA_SERIALIZER_FIELD_NOT_LOADED',
     `${model.name}.${key} is not on the row (was it loaded with only()?); load it or drop it from the serializer.`,
   );
 }
 
-function notLoaded(model: AnyModel, key: string, hint: string): SerializerError {
+/**
+ * Names the call that loads the relation from the top-level queryset: the whole path
+ * (`prefetch('products.tags')`), by `selectRelated` only when every step is a forward to-one.
+ */
+function notLoaded(model: AnyModel, key: string, toOne: boolean, trail: Trail): SerializerError {
+  const path = [key];
+  let joinable = toOne;
+  for (let step = trail; step; step = step.up) {
+    path.unshift(step.entry.key);
+    joinable &&= step.entry.toOne;
+  }
+  const hint = `${joinable ? 'selectRelated' : 'prefetch'}('${path.join('.')}')`;
   return new SerializerError(
     'STRATA_SERIALIZER_RELATION_NOT_LOADED',
     `${model.name}.${key} was not loaded: add .${hint} to the queryset. The serializer never queries per row.`,
