@@ -1,6 +1,7 @@
 import type { AnyModel, FieldConfig } from '@strata/model';
 import { SerializerError } from '../errors.js';
 import type { ComputedField, NestedSpec, SerializerContext } from '../types.js';
+import { compileRow, type RowSerializer } from './compileRow.js';
 
 type RowRecord = Record<string, unknown>;
 type Convert = ((value: any) => unknown) | undefined;
@@ -56,9 +57,20 @@ export function outputPlan(
  */
 export async function serializeRows(plan: OutputPlan, rows: readonly RowRecord[], context: SerializerContext): Promise<RowRecord[]> {
   const pending: Promise<void>[] = [];
-  let out: RowRecord[];
+  const compiled = compiledRow(plan);
+  const out: RowRecord[] = new Array(rows.length);
   try {
-    out = rows.map((row) => serializeRow(plan, row, context, pending));
+    for (let i = 0; i < rows.length; i++) {
+      try {
+        out[i] = compiled(rows[i]!, context, pending);
+      } catch (error) {
+        // The compiled path only says that something is missing; the interpreted one says
+        // exactly what, and which call loads it.
+        if (error !== MISSING) throw error;
+        serializeRow(plan, rows[i]!, context, pending);
+        throw new SerializerError('STRATA_SERIALIZER_FIELD_NOT_LOADED', `A ${plan.model.name} row lacks a field or relation the serializer outputs.`);
+      }
+    }
   } catch (error) {
     // Async values already started must not reject unobserved: an unhandled rejection ends a Node process.
     for (const promise of pending) promise.catch(() => undefined);
@@ -66,6 +78,34 @@ export async function serializeRows(plan: OutputPlan, rows: readonly RowRecord[]
   }
   if (pending.length) await Promise.all(pending);
   return out;
+}
+
+/** Thrown by compiled serializers for a missing field or relation; never escapes serializeRows. */
+const MISSING = Symbol('missing');
+const compiledPlans = new WeakMap<OutputPlan, RowSerializer>();
+
+function compiledRow(plan: OutputPlan): RowSerializer {
+  let compiled = compiledPlans.get(plan);
+  if (compiled) return compiled;
+  const missing = (): never => {
+    throw MISSING;
+  };
+  compiled = compileRow(
+    plan.fields.map((field) => field.key),
+    plan.computed.map(([key]) => key),
+    plan.nested.map(({ key, many }) => ({ key, many })),
+    {
+      converts: plan.fields.map((field) => field.convert),
+      computed: plan.computed.map(([, compute]) => compute as (row: RowRecord, context: SerializerContext) => unknown),
+      checkJson: (index, value) => checkJson(plan.model, plan.computed[index]![0], value),
+      nested: plan.nested.map((entry) => compiledRow(entry.plan)),
+      missingField: missing,
+      missingRelation: missing,
+      notARow: missing,
+    },
+  );
+  compiledPlans.set(plan, compiled);
+  return compiled;
 }
 
 function serializeRow(plan: OutputPlan, row: RowRecord, context: SerializerContext, pending: Promise<void>[], trail?: Trail): RowRecord {
