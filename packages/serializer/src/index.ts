@@ -4,7 +4,7 @@
  * errors, and saves through the model layer. Browser code uses `@strata/serializer/client`.
  */
 export { createModelSerializer, ModelSerializer } from './serializer.js';
-export type { FieldValidator, ModelSerializerOptions, ValidationContext } from './serializer.js';
+export type { FieldValidator, ModelSerializerOptions, ParseOptions, ValidationContext } from './serializer.js';
 export { SerializerError, serializerErrorCodes } from './errors.js';
 export type { SerializerErrorCode } from './errors.js';
 export { buildInputSchema } from './inputSchema.js';

@@ -47,21 +47,22 @@ export function parseWithSchema<TData>(description: InputDescription, schema: An
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, errors: { __all__: ['Expected an object of fields.'] } };
   }
-  const errors: FieldErrors = {};
+  // Allocated only when there is something to report: the valid path stays lean.
+  let errors: FieldErrors | undefined;
   const readOnly = description.readOnly ?? [];
   for (const key of Object.keys(input)) {
-    if (FORBIDDEN_KEYS.has(key)) addError(errors, key, 'This field is not allowed.');
-    else if (readOnly.includes(key)) addError(errors, key, 'This field is read-only.');
-    else if (!Object.hasOwn(description.fields, key)) addError(errors, key, 'Unknown field.');
+    if (Object.hasOwn(description.fields, key) && !FORBIDDEN_KEYS.has(key)) continue;
+    const message = FORBIDDEN_KEYS.has(key) ? 'This field is not allowed.' : readOnly.includes(key) ? 'This field is read-only.' : 'Unknown field.';
+    addError((errors ??= {}), key, message);
   }
   const result = v.safeParse(schema, input);
   if (!result.success) {
     for (const issue of result.issues) {
       const key = issue.path?.[0]?.key;
-      addError(errors, typeof key === 'string' ? key : '__all__', issue.message);
+      addError((errors ??= {}), typeof key === 'string' ? key : '__all__', issue.message);
     }
   }
-  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  if (errors) return { ok: false, errors };
   return { ok: true, data: (result as { output: TData }).output };
 }
 

@@ -13,6 +13,16 @@ type MaybePromise<T> = T | Promise<T>;
  * Called for values only: a null (where the field allows it) is accepted without it, as by model validators.
  */
 export type FieldValidator = (value: any, context: ValidationContext) => MaybePromise<string | string[] | undefined | void>;
+/** Options of `parse()`. */
+export interface ParseOptions {
+  /** Validate only the fields given (an update); default: true when `instance` is given. */
+  partial?: boolean;
+  /** The row being updated, handed to validators. */
+  instance?: Record<string, unknown>;
+  /** Caller context (request, user) handed to validators. */
+  context?: SerializerContext;
+}
+
 /** What validators see besides the data. */
 export interface ValidationContext {
   /** The row being updated, when `parse` was given one. */
@@ -134,12 +144,33 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
    * async). Never throws for a user's mistake: returns clean data or per-field errors.
    * `partial` (or an `instance`) validates only the fields given, as for an update.
    */
-  async parse(input: unknown, options: { partial?: boolean; instance?: Record<string, unknown>; context?: SerializerContext } = {}): Promise<ParseResult<TData>> {
+  async parse(input: unknown, options: ParseOptions = {}): Promise<ParseResult<TData>> {
     const partial = options.partial ?? options.instance !== undefined;
+    const checked = this.check(input, partial);
+    if (!checked.ok || (!this.fieldRules.length && !this.validateObject)) return checked;
+    const errors: FieldErrors = {};
+    await this.runRules(checked.data as Record<string, unknown>, errors, { instance: options.instance, partial, context: options.context ?? {} });
+    for (const _ in errors) return { ok: false, errors };
+    return checked;
+  }
+
+  /**
+   * The synchronous `parse()`, for serializers without `validators` or `validate` (which may
+   * be async): the same checks, no promise. Throws `STRATA_SERIALIZER_DEFINITION` otherwise.
+   */
+  parseSync(input: unknown, options: { partial?: boolean } = {}): ParseResult<TData> {
+    if (this.fieldRules.length || this.validateObject) {
+      throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `The ${this.model.name} serializer has validators or validate, which may be async: use parse().`);
+    }
+    return this.check(input, options.partial ?? false);
+  }
+
+  /** Schema, unknown and read-only keys, then the model's own custom validators. */
+  private check(input: unknown, partial: boolean): ParseResult<TData> {
     const first = parseWithSchema<Record<string, unknown>>(this.description, partial ? this.schemas.partial : this.schemas.full, input);
     if (!first.ok) return first;
     const data = first.data;
-    const errors: FieldErrors = {};
+    let errors: FieldErrors | undefined;
     // Types, lengths, ranges and choices are in the schema (derived from the same field
     // configs); only the model's custom validators are left to run.
     for (const [field, rules] of this.modelValidators) {
@@ -147,24 +178,25 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
       if (value === undefined || value === null) continue;
       for (const rule of rules) {
         const message = rule(value);
-        if (typeof message === 'string') addError(errors, field, message);
+        if (typeof message === 'string') addError((errors ??= {}), field, message);
       }
     }
-    const ctx: ValidationContext = { instance: options.instance, partial, context: options.context ?? {} };
-    if (this.fieldRules.length) {
-      await Promise.all(
-        this.fieldRules.map(async ([field, rule]) => {
-          if (!(field in data) || data[field] === null || errors[field]) return;
-          for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
-        }),
-      );
-    }
+    return errors ? { ok: false, errors } : { ok: true, data: data as TData };
+  }
+
+  /** The serializer's own rules: per field (concurrently), then the object rule if all passed. */
+  private async runRules(data: Record<string, unknown>, errors: FieldErrors, ctx: ValidationContext): Promise<void> {
+    await Promise.all(
+      this.fieldRules.map(async ([field, rule]) => {
+        if (!(field in data) || data[field] === null || errors[field]) return;
+        for (const message of asMessages(await rule(data[field], ctx))) addError(errors, field, message);
+      }),
+    );
     if (this.validateObject && Object.keys(errors).length === 0) {
       const result = await this.validateObject(data, ctx);
       if (typeof result === 'string') addError(errors, '__all__', result);
       else if (result) for (const [field, messages] of Object.entries(result)) for (const m of messages) addError(errors, field, m);
     }
-    return Object.keys(errors).length ? { ok: false, errors } : { ok: true, data: data as TData };
   }
 
   /**

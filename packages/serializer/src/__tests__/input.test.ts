@@ -30,6 +30,18 @@ describe('ModelSerializer.parse', () => {
     expect(dataOf(await ProfileSerializer.parse({ userId: 7, nickname: 'neo', karma: -12 })).karma).toBe(-12n);
   });
 
+  it('gives the same answers synchronously with parseSync when the serializer has no async-capable rules', async () => {
+    const inputs: unknown[] = [
+      { name: 'Sencha', price: '12.50' },
+      { name: 'x', price: '12.505', stock: -1 },
+      { name: 'Sencha', price: '1.00', views: '3' },
+      JSON.parse('{"__proto__": {"polluted": true}, "name": "Sencha", "price": "1.00"}'),
+      'not an object',
+    ];
+    for (const input of inputs) expect(ProductSerializer.parseSync(input)).toEqual(await ProductSerializer.parse(input));
+    expect(() => UserSerializer.parseSync({ email: 'a@x.io' })).toThrow(expect.objectContaining({ code: 'STRATA_SERIALIZER_DEFINITION' }));
+  });
+
   it('leaves out optional fields that were not sent', async () => {
     const data = dataOf(await ProductSerializer.parse({ name: 'Sencha', price: '12.50' }));
     expect(Object.keys(data)).toEqual(['name', 'price']);
