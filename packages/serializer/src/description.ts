@@ -4,24 +4,13 @@
  * schema from it (`@strata/serializer/client`) without loading any model or database code.
  */
 
+// Type-only: nothing of the model layer reaches the browser bundle.
+import type { FieldKind } from '@strata/model';
+
 /** What one writable field accepts. */
 export interface FieldDescription {
-  kind:
-    | 'text'
-    | 'integer'
-    | 'bigint'
-    | 'decimal'
-    | 'float'
-    | 'boolean'
-    | 'date'
-    | 'datetime'
-    | 'json'
-    | 'uuid'
-    | 'choice'
-    /** A to-one relation's key (`categoryId`). */
-    | 'key'
-    /** A many-to-many relation's list of keys (`tags`). */
-    | 'keys';
+  /** A column kind of the model, or a relation's key(s): `key` (`categoryId`), `keys` (a many-to-many list). */
+  kind: Exclude<FieldKind, 'foreignKey' | 'oneToOne' | 'manyToMany'> | 'key' | 'keys';
   /** May be omitted when creating (it has a default, or is nullable). */
   optional: boolean;
   nullable: boolean;
