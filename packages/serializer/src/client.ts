@@ -5,7 +5,8 @@
  * @example
  * import type { ProductSerializer } from '../server/serializers';
  * const form = createInputValidator<typeof ProductSerializer>(description);
- * const result = form.parse({ name: '', price: '12.5x' }); // { ok: false, errors: { name: [...], price: [...] } }
+ * const result = form.parse({ name: 'Sencha', price: '12.5x' }); // { ok: false, errors: { price: [...] } }
+ * // `refine` rules are functions and do not travel in the description: pass the same ones here.
  */
 import type * as v from 'valibot';
 import type { InputDescription } from './description.js';

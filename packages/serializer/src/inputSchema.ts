@@ -15,6 +15,9 @@ export type ParseResult<TData> = { ok: true; data: TData } | { ok: false; errors
 export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 const INT32 = 2_147_483_647;
+/** A UTF-16 surrogate without its pair: not text PostgreSQL can store (SQLite would). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isWellFormed = (s: string) => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 const INTEGER_TEXT = /^-?\d{1,19}$/;
 const INT64_MAX = 9_223_372_036_854_775_807n;
@@ -139,7 +142,7 @@ function textSchema(field: FieldDescription): AnySchema {
   const list: Rule<string>[] = [
     // UTF-16 length bounds the character count from above: count characters only when it must.
     [(s) => s.length <= max || (s.length <= max * 2 && [...s].length <= max), `Ensure this value has at most ${max} characters.`],
-    [(s) => !s.includes('\u0000'), 'Null characters are not allowed.'],
+    [isWellFormed, 'Null characters and unpaired surrogates are not allowed.'],
   ];
   if (min !== undefined) list.push([(s) => s.length >= min * 2 || [...s].length >= min, `Ensure this value has at least ${min} characters.`]);
   return v.pipe(v.string('Expected a string.'), rules(list));
@@ -149,7 +152,7 @@ function numberSchema(field: FieldDescription, integer: boolean): AnySchema {
   const list: Rule<number>[] = [[Number.isFinite, 'Expected a finite number.']];
   if (integer) {
     list.push([Number.isInteger, 'Expected an integer.']);
-    list.push([(n) => Math.abs(n) <= INT32, 'Out of the 32-bit integer range.']);
+    list.push([(n) => n >= -INT32 - 1 && n <= INT32, 'Out of the 32-bit integer range.']);
   }
   const { min, max } = field;
   if (typeof min === 'number') list.push([(n) => n >= min, `Ensure this value is at least ${min}.`]);
@@ -216,11 +219,13 @@ function datetimeSchema(): AnySchema {
 
 function keySchema(field: FieldDescription): AnySchema {
   if (field.keyKind === 'uuid') return v.pipe(v.string('Expected a key.'), v.uuid('Expected a UUID key.'));
-  return v.pipe(v.number('Expected a key.'), rules<number>([[(n) => Number.isSafeInteger(n) && n >= 1, 'Expected a positive integer key.']]));
+  // Integer keys are 32-bit on both databases: a larger one would be a raw error on PostgreSQL.
+  return v.pipe(v.number('Expected a key.'), rules<number>([[(n) => Number.isInteger(n) && n >= 1 && n <= INT32, 'Expected a positive integer key.']]));
 }
 
+/** A real day of years 0001–9999 (PostgreSQL has no year 0). */
 function isCalendarDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value.startsWith('0000')) return false;
   const date = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
 }
@@ -231,13 +236,13 @@ function isBoundedJson(value: unknown): boolean {
     if (depth > JSON_DEPTH_LIMIT) return false;
     if (item === null || typeof item === 'boolean') return (size += 4) <= JSON_SIZE_LIMIT;
     if (typeof item === 'number') return Number.isFinite(item) && (size += 8) <= JSON_SIZE_LIMIT;
-    if (typeof item === 'string') return !item.includes('\u0000') && (size += item.length + 2) <= JSON_SIZE_LIMIT;
+    if (typeof item === 'string') return isWellFormed(item) && (size += item.length + 2) <= JSON_SIZE_LIMIT;
     if (Array.isArray(item)) return item.every((entry) => visit(entry, depth + 1));
     if (typeof item !== 'object') return false;
     const proto = Object.getPrototypeOf(item);
     if (proto !== Object.prototype && proto !== null) return false;
     return Object.keys(item).every(
-      (key) => !FORBIDDEN_KEYS.has(key) && !key.includes('\u0000') && (size += key.length + 3) <= JSON_SIZE_LIMIT && visit((item as Record<string, unknown>)[key], depth + 1),
+      (key) => !FORBIDDEN_KEYS.has(key) && isWellFormed(key) && (size += key.length + 3) <= JSON_SIZE_LIMIT && visit((item as Record<string, unknown>)[key], depth + 1),
     );
   };
   return visit(value, 0);

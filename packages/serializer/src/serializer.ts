@@ -1,7 +1,7 @@
 import { modelOfRow, type AnyModel, type FieldConfig, type FieldsOf, type Row, type ToManyKeys } from '@strata/model';
 import type { InputDescription } from './description.js';
 import { SerializerError } from './errors.js';
-import { addError, buildInputSchema, parseWithSchema, type FieldErrors, type ParseResult, type Refinements } from './inputSchema.js';
+import { addError, buildInputSchema, FORBIDDEN_KEYS, parseWithSchema, type FieldErrors, type ParseResult, type Refinements } from './inputSchema.js';
 import { describeField } from './internal/describe.js';
 import { outputPlan, serializeRows, type OutputPlan } from './internal/output.js';
 import { saveData, type SaveResult } from './internal/save.js';
@@ -144,6 +144,8 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
    * async). Never throws for a user's mistake: returns clean data or per-field errors.
    * `partial` (or an `instance`) validates only the fields given, as for an update.
    */
+  parse(input: unknown, options?: ParseOptions & { partial?: false; instance?: undefined }): Promise<ParseResult<TData>>;
+  parse(input: unknown, options?: ParseOptions): Promise<ParseResult<Partial<TData>>>;
   async parse(input: unknown, options: ParseOptions = {}): Promise<ParseResult<TData>> {
     const partial = options.partial ?? options.instance !== undefined;
     const checked = this.check(input, partial);
@@ -158,6 +160,8 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
    * The synchronous `parse()`, for serializers without `validators` or `validate` (which may
    * be async): the same checks, no promise. Throws `STRATA_SERIALIZER_DEFINITION` otherwise.
    */
+  parseSync(input: unknown, options?: { partial?: false }): ParseResult<TData>;
+  parseSync(input: unknown, options?: { partial?: boolean }): ParseResult<Partial<TData>>;
   parseSync(input: unknown, options: { partial?: boolean } = {}): ParseResult<TData> {
     if (this.fieldRules.length || this.validateObject) {
       throw new SerializerError('STRATA_SERIALIZER_DEFINITION', `The ${this.model.name} serializer has validators or validate, which may be async: use parse().`);
@@ -204,7 +208,15 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
    * many-to-many keys, in one transaction. Database constraint violations (unique,
    * foreign key) come back as field errors, not exceptions.
    */
+  save(data: TData): Promise<SaveResult<Row<M>>>;
+  save(data: Partial<TData>, options: { instance: { id: unknown } }): Promise<SaveResult<Row<M>>>;
   async save(data: TData | Partial<TData>, options: { instance?: { id: unknown } } = {}): Promise<SaveResult<Row<M>>> {
+    // Only what this serializer accepts as input is ever written, whatever the caller passes.
+    const errors: FieldErrors = {};
+    for (const key of Object.keys(data as object)) {
+      if (!Object.hasOwn(this.description.fields, key) || FORBIDDEN_KEYS.has(key)) addError(errors, key, 'This field cannot be written through this serializer.');
+    }
+    if (Object.keys(errors).length) return { ok: false, errors };
     return saveData(this.model, this.description, data as Record<string, unknown>, options.instance);
   }
 
@@ -288,6 +300,7 @@ function definitionError(message: string): SerializerError {
 function checkOwnNames(model: AnyModel, fields: readonly string[], own: readonly string[]): void {
   const seen = new Set(fields);
   for (const name of own) {
+    if (FORBIDDEN_KEYS.has(name)) throw definitionError(`"${name}" cannot name a computed or nested field of the ${model.name} serializer.`);
     if (seen.has(name)) throw definitionError(`"${name}" on the ${model.name} serializer is named twice (as a field, computed or nested); give each output name one meaning.`);
     seen.add(name);
   }

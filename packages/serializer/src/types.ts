@@ -60,13 +60,20 @@ type OptionalName<M, K> = K extends ToManyKeys<Fields<M>>
         : false
       : false;
 
+/** `f.json<T>()` declares T, but input is only checked to be JSON data: the input types say so. */
+type IsJson<M, K> = K extends keyof Fields<M> ? (Fields<M>[K] extends Field<any, any, any, 'json'> ? true : false) : false;
+
 type DataValue<M, K> = K extends ToManyKeys<Fields<M>>
   ? PkOf<TargetOf<Fields<M>[K]>>[]
-  : K extends keyof RowData<M>
+  : IsJson<M, K> extends true
+    ? JsonValue
+    : K extends keyof RowData<M>
     ? RowData<M>[K]
     : never;
 
-type InputValue<M, K> = K extends keyof Fields<M>
+type InputValue<M, K> = IsJson<M, K> extends true
+  ? JsonValue
+  : K extends keyof Fields<M>
   ? ValueOfField<Fields<M>[K]> extends infer V
     ? V extends bigint
       ? string | number

@@ -115,7 +115,17 @@ describe('ModelSerializer.parse with bad input', () => {
     const parse = (passwordHash: string) => Signup.parse({ email: 'a@x.io', passwordHash });
     expect((await parse('😀'.repeat(DEFAULT_TEXT_LIMIT))).ok).toBe(true);
     expect(errorsOf(await parse('x'.repeat(DEFAULT_TEXT_LIMIT + 1)))).toEqual({ passwordHash: [`Ensure this value has at most ${DEFAULT_TEXT_LIMIT} characters.`] });
-    expect(errorsOf(await parse('a\u0000b'))).toEqual({ passwordHash: ['Null characters are not allowed.'] });
+    expect(errorsOf(await parse('a\u0000b'))).toEqual({ passwordHash: ['Null characters and unpaired surrogates are not allowed.'] });
+    expect(errorsOf(await parse('a\ud800b'))).toEqual({ passwordHash: ['Null characters and unpaired surrogates are not allowed.'] });
+  });
+
+  it('refuses what PostgreSQL could not store (so both databases answer alike): year 0, 64-bit keys, unpaired surrogates in JSON', async () => {
+    const base = { name: 'Sencha', price: '1.00' };
+    expect(errorsOf(await ProductSerializer.parse({ ...base, releasedOn: '0000-01-01' }))).toHaveProperty('releasedOn');
+    expect(errorsOf(await ProductSerializer.parse({ ...base, categoryId: 3_000_000_000 }))).toHaveProperty('categoryId');
+    expect(errorsOf(await ProductSerializer.parse({ ...base, tags: [3_000_000_000] }))).toHaveProperty('tags');
+    expect(errorsOf(await ProductSerializer.parse({ ...base, attributes: { a: '\ud800' } }))).toHaveProperty('attributes');
+    expect((await ProductSerializer.parse({ ...base, releasedOn: '0001-01-01', stock: 0 })).ok).toBe(true);
   });
 
   it('refuses a 100,000-level depth bomb without overflowing the stack', async () => {

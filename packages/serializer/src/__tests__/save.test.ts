@@ -37,6 +37,16 @@ describe.each(databases)('ModelSerializer.save ($name)', (db) => {
     expect(await tagIds(row.id)).toEqual([tagA, tagB].sort((a, b) => a - b));
   });
 
+  it('writes nothing it does not accept as input, whatever the caller passes (no mass assignment through save)', async () => {
+    const before = await Product.objects.count();
+    const forged = { name: 'Forged', price: '1.00', views: 5n, secretNote: 'x' } as never;
+    expect(await ProductSerializer.save(forged)).toEqual({
+      ok: false,
+      errors: { views: ['This field cannot be written through this serializer.'], secretNote: ['This field cannot be written through this serializer.'] },
+    });
+    expect(await Product.objects.count()).toBe(before);
+  });
+
   it('updates only the fields given, and leaves many-to-many keys alone unless sent', async () => {
     const created = rowOf(await ProductSerializer.save(dataOf(await ProductSerializer.parse({ name: 'Hojicha', price: '8.00', stock: 2, tags: [tagA] }))));
     const patch = dataOf(await ProductSerializer.parse({ price: '9.00' }, { instance: created }));
