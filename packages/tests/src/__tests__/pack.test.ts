@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const packagesDir = resolve(import.meta.dirname, '../../..');
 /** Every public package, in layer order (a package's tarball installs with the ones before it). */
-const PUBLIC = ['model', 'serializer'] as const;
+const PUBLIC = ['model', 'serializer', 'state'] as const;
 const work = mkdtempSync(join(tmpdir(), 'strata-pack-'));
 const run = (command: string, args: string[], cwd: string) =>
   execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 280_000 });
@@ -32,8 +32,9 @@ describe('the published packages', () => {
     tarballs.set(pkg, tarball);
     const files = run('tar', ['-tzf', tarball], work).trim().split('\n');
     expect(files.filter((file) => !/^package\/(dist\/.+|README\.md|LICENSE|package\.json)$/.test(file))).toEqual([]);
-    expect(files).toContain('package/dist/index.js');
-    expect(files).toContain('package/dist/index.d.ts');
+    const entry = pkg === 'state' ? 'server' : 'index';
+    expect(files).toContain(`package/dist/${entry}.js`);
+    expect(files).toContain(`package/dist/${entry}.d.ts`);
     expect(files).toContain('package/LICENSE');
     const manifest = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], work));
     expect(JSON.stringify(manifest)).not.toMatch(/workspace:|catalog:/);
@@ -50,7 +51,7 @@ describe('the published packages', () => {
       const output = run('node', ['example.mjs'], app);
       expect(output).toContain("name: 'Sencha', price: '12.50', stock: 2");
       expect(output).not.toContain('Matcha');
-      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client'];
+      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client', '@strata/state/server', '@strata/state/client'];
       const probe = `for (const name of ${JSON.stringify(entries)}) console.log(name, Object.keys(await import(name)).length > 0);`;
       writeFileSync(join(app, 'entries.mjs'), probe);
       expect(run('node', ['entries.mjs'], app).trim().split('\n')).toEqual(entries.map((name) => `${name} true`));

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { applyPatch, diff, type JsonValue, type Patch } from '../server.js';
+import { applyPatch as applyInBrowser } from '../client.js';
+
+const clone = <T>(value: T): T => structuredClone(value);
+const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `Product ${i + 1}`, stock: i % 7 }));
+
+/** A small seeded random generator, so a failure can be replayed. */
+function random(seed: number) {
+  let state = seed;
+  return (n: number) => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state % n;
+  };
+}
+
+describe('diff and applyPatch', () => {
+  it('sends one small op when one row of a 1,000-row keyed list changes', () => {
+    const before = { list: rows(1000) };
+    const after = clone(before);
+    after.list[500]!.stock = 99;
+    const patch = diff(before, after);
+    expect(patch).toEqual([{ op: 'set', path: ['list', [501], 'stock'], value: 99 }]);
+    expect(JSON.stringify(patch).length / JSON.stringify(after.list).length).toBeLessThan(0.01);
+    expect(applyPatch(clone(before), patch)).toEqual(after);
+  });
+
+  it('inserts, removes and moves one row of a keyed list with one op each', () => {
+    const before = { list: rows(1000) };
+    const inserted = { list: [...before.list.slice(0, 10), { id: 5000, name: 'New', stock: 1 }, ...before.list.slice(10)] };
+    expect(diff(before, inserted)).toEqual([{ op: 'ins', path: ['list'], after: 10, value: { id: 5000, name: 'New', stock: 1 } }]);
+    const removed = { list: before.list.filter((row) => row.id !== 300) };
+    expect(diff(before, removed)).toEqual([{ op: 'rm', path: ['list'], key: 300 }]);
+    const moved = { list: [before.list[999]!, ...before.list.slice(0, 999)] };
+    expect(diff(before, moved)).toEqual([{ op: 'mv', path: ['list'], key: 1000, after: null }]);
+    const movedToEnd = { list: [...before.list.slice(1), before.list[0]!] };
+    expect(diff(before, movedToEnd)).toEqual([{ op: 'mv', path: ['list'], key: 1, after: 1000 }]);
+    for (const after of [inserted, removed, moved, movedToEnd]) expect(applyPatch(clone(before), diff(before, after))).toEqual(after);
+  });
+
+  it('turns any document into any other (random keyed lists, nested objects, plain lists)', () => {
+    const next = random(42);
+    const randomList = () => {
+      const ids = Array.from({ length: next(12) }, () => next(20));
+      return [...new Set(ids)].map((id) => ({ id, v: next(3), tags: next(2) ? ['a', 'b'] : ['b'] }));
+    };
+    const randomDoc = (): JsonValue => ({ count: next(4), list: randomList(), nested: next(2) ? { a: next(3), b: [next(2), 1] } : { c: 'x' }, ...(next(2) ? { maybe: null } : {}) });
+    for (let round = 0; round < 2000; round++) {
+      const before = randomDoc();
+      const after = randomDoc();
+      const patch: Patch = JSON.parse(JSON.stringify(diff(before, after)));
+      expect(applyInBrowser(clone(before), patch), `round ${round}`).toEqual(after);
+    }
+  });
+
+  it('replaces lists without unique keys whole, and leaves equal values out', () => {
+    expect(diff({ a: [1, 2], b: 'x' }, { a: [1, 2], b: 'x' })).toEqual([]);
+    expect(diff({ a: [1, 2] }, { a: [2, 1] })).toEqual([{ op: 'set', path: ['a'], value: [2, 1] }]);
+    const dupes = [{ id: 1 }, { id: 1 }];
+    expect(diff({ a: dupes }, { a: [{ id: 1 }] })).toEqual([{ op: 'set', path: ['a'], value: [{ id: 1 }] }]);
+    expect(diff({ a: 1 }, {})).toEqual([{ op: 'del', path: ['a'] }]);
+  });
+
+  it('tells subscribers every touched path, and refuses prototype keys and ops that do not fit', () => {
+    const touched: unknown[] = [];
+    applyPatch({ a: { b: 1 } }, [{ op: 'set', path: ['a', 'b'], value: 2 }], (path) => touched.push(path));
+    expect(touched).toEqual([['a', 'b']]);
+    expect(() => applyPatch({}, [{ op: 'set', path: ['__proto__'], value: { polluted: true } }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(() => applyPatch({ list: [] }, [{ op: 'rm', path: ['list'], key: 1 }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
+  });
+});

@@ -1,0 +1,56 @@
+import { modelOfRow, StrataError } from '@strata/model';
+
+/** An error of the state runtime. */
+export class StateError extends StrataError<'STRATA_STATE_NOT_JSON'> {}
+
+/**
+ * Checks that a value may be held in a client var: JSON data only (strings, finite numbers,
+ * booleans, null, arrays, plain objects; no cycles). Anything else — a model row, a Date,
+ * a Map, a class instance, a function, a request or socket — throws `STRATA_STATE_NOT_JSON`
+ * naming the state and the var, in development and production alike.
+ */
+export function assertClientValue(state: string, name: string, value: unknown): void {
+  const problem = findProblem(value);
+  if (problem) {
+    throw new StateError(
+      'STRATA_STATE_NOT_JSON',
+      `${state}.${name}${problem.where} holds ${problem.what}, which cannot be sent to the browser: serialize it first${problem.hint}.`,
+    );
+  }
+}
+
+interface Problem {
+  where: string;
+  what: string;
+  hint: string;
+}
+
+function findProblem(root: unknown): Problem | undefined {
+  // Iterative walk (a deep value must not overflow the stack); `open` holds the current ancestors for cycles.
+  const stack: { value: unknown; where: string; exit?: true }[] = [{ value: root, where: '' }];
+  const open = new Set<object>();
+  while (stack.length) {
+    const { value, where, exit } = stack.pop()!;
+    if (exit) {
+      open.delete(value as object);
+      continue;
+    }
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { where, what: String(value), hint: '' };
+      continue;
+    }
+    if (typeof value !== 'object') return { where, what: value === undefined ? 'undefined' : `a ${typeof value}`, hint: '' };
+    const model = modelOfRow(value);
+    if (model) return { where, what: `a ${model.name} row`, hint: ' with a serializer (toJSON) from @strata/serializer' };
+    if (open.has(value)) return { where, what: 'a cycle', hint: '' };
+    const proto = Object.getPrototypeOf(value);
+    if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+      return { where, what: `a ${value.constructor?.name ?? 'class instance'}`, hint: value instanceof Date ? ' (date.toISOString())' : '' };
+    }
+    open.add(value);
+    stack.push({ value, where, exit: true });
+    for (const key of Object.keys(value)) stack.push({ value: (value as Record<string, unknown>)[key], where: `${where}${Array.isArray(value) ? `[${key}]` : `.${key}`}` });
+  }
+  return undefined;
+}
