@@ -37,6 +37,7 @@ export type { ChangeEvent, ChangeListener } from './changeEvents.js';
 export { runInQueryScope } from './queryScope.js';
 export type { QueryReport, QueryScopeOptions } from './queryScope.js';
 export { isModelRow, modelOfRow } from './rows.js';
+export { isJsonValue } from './internal/validate.js';
 export {
   StrataError,
   ModelError,

@@ -32,6 +32,7 @@ describe('public exports', () => {
         "getRegistry",
         "inTransaction",
         "isExpression",
+        "isJsonValue",
         "isModelRow",
         "isStrataError",
         "modelErrorCodes",

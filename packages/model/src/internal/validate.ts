@@ -117,7 +117,7 @@ export function checkValue(config: FieldConfig, value: unknown): string | undefi
     case 'datetime':
       return value instanceof Date && !Number.isNaN(value.getTime()) ? undefined : 'Expected a valid Date.';
     case 'json':
-      if (!isJson(value)) return 'Expected JSON data (objects, arrays, strings, finite numbers, booleans, null).';
+      if (!isJsonValue(value)) return 'Expected JSON data (objects, arrays, strings, finite numbers, booleans, null).';
       // PostgreSQL's jsonb cannot hold U+0000; refuse it on both databases alike.
       return hasNul(value) ? 'Null characters are not allowed.' : undefined;
     default:
@@ -191,15 +191,16 @@ export function unscaleDecimal(value: bigint, scale: number): string {
   return negative ? `-${text}` : text;
 }
 
-function isJson(value: unknown, depth = 0): boolean {
+/** True for JSON data: strings, finite numbers, booleans, null, arrays and plain objects (at most 100 levels). */
+export function isJsonValue(value: unknown, depth = 0): boolean {
   if (depth > 100) return false;
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1));
+  if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1));
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return false;
-    return Object.values(value as object).every((item) => isJson(item, depth + 1));
+    return Object.values(value as object).every((item) => isJsonValue(item, depth + 1));
   }
   return false;
 }

@@ -1,4 +1,4 @@
-import type { AnyModel, FieldConfig } from '@strata/model';
+import { isJsonValue, type AnyModel, type FieldConfig } from '@strata/model';
 import { SerializerError } from '../errors.js';
 import type { ComputedField, NestedSpec, SerializerContext } from '../types.js';
 import { compileRow, type RowSerializer } from './compileRow.js';
@@ -167,22 +167,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function checkJson(model: AnyModel, key: string, value: unknown): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'object' && isJsonData(value, 0)) return value;
+  if (typeof value === 'object' && isJsonValue(value)) return value;
   throw new SerializerError(
     'STRATA_SERIALIZER_NOT_JSON',
     `Computed field ${key} of the ${model.name} serializer returned ${describe(value)}, which is not JSON data; return strings, numbers, booleans, null, arrays and plain objects.`,
   );
-}
-
-function isJsonData(value: unknown, depth: number): boolean {
-  if (depth > 64) return false;
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every((item) => isJsonData(item, depth + 1));
-  if (typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  return Object.values(value as object).every((item) => isJsonData(item, depth + 1));
 }
 
 function describe(value: unknown): string {
