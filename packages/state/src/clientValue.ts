@@ -1,7 +1,5 @@
-import { modelOfRow, StrataError } from '@strata/model';
-
-/** An error of the state runtime. */
-export class StateError extends StrataError<'STRATA_STATE_NOT_JSON'> {}
+import { modelOfRow } from '@strata/model';
+import { StateError } from './errors.js';
 
 /**
  * Checks that a value may be held in a client var: JSON data only (strings, finite numbers,

@@ -30,7 +30,12 @@ export type Patch = PatchOp[];
 
 type JsonObject = { [key: string]: JsonValue };
 
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** A plain object (class instances, Dates and Maps are values, so the server's JSON check sees them). */
+const isObject = (value: unknown): value is JsonObject => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
 
 /** The key of a list item, when the list is keyed (every item an object with a unique primitive `id`). */
 function keysOf(list: readonly JsonValue[]): ItemKey[] | undefined {

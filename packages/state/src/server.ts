@@ -1,7 +1,30 @@
 /**
- * @strata/state/server — the server side of the state runtime.
- * For now: computing path-level patches and checking that client vars hold JSON data.
+ * @strata/state/server — the server side of the state runtime: state definitions, the event
+ * pipeline, the state manager and the fastify plugin. Browser code imports only types from here.
  */
+export { defineState } from './defineState.js';
+export type {
+  AnyServerStateDef,
+  EventHandler,
+  HandlerBuilder,
+  HandlerContext,
+  RateLimit,
+  StateDef,
+  StateDefinition,
+  StateSelf,
+  TaskContext,
+  TaskHandler,
+} from './defineState.js';
+export type { BaseContext, ConnectionInfo, ContextExtensions, EventContext, Guard, Middleware } from './context.js';
+export { strataState } from './plugin.js';
+export type { StrataStateOptions, StrataStateServer } from './plugin.js';
+export { createMemoryStateManager } from './stateManager.js';
+export type { ManagedTab, MemoryStateManagerOptions, StateManager } from './stateManager.js';
+export { EventError, StateError, stateErrorCodes } from './errors.js';
+export type { StateErrorCode } from './errors.js';
+export { assertClientValue } from './clientValue.js';
 export { applyPatch, diff, PatchError } from './patch.js';
 export type { ItemKey, JsonValue, Patch, PatchOp, Path, PathSegment } from './patch.js';
-export { assertClientValue, StateError } from './clientValue.js';
+export { CLOSE_CODES, DEFAULT_LIMITS, PROTOCOL_VERSION } from './protocol.js';
+export type { ClientAction, ClientFrame, ServerFrame, StatePatches, WireError } from './protocol.js';
+export type { AnyStateDef, DeepReadonly, HandlerTypes, inferArgs, inferClientState, inferHandlers, inferResult, StateTypes } from './types.js';

@@ -1,0 +1,169 @@
+import type { WebSocket } from 'ws';
+import type { ConnectionInfo } from '../context.js';
+import { StateError } from '../errors.js';
+import { CLOSE_CODES, type ClientFrame, PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
+import { FrameError, parseClientFrame } from './frames.js';
+import type { JoinTokens } from './joinToken.js';
+import type { RuntimeConnection, StateRuntime } from './runtime.js';
+import type { Tab } from './tab.js';
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  eventsPerSecond: number;
+  burst: number;
+  maxStrikes: number;
+  joinTimeoutMs: number;
+}
+
+/** What a connection knows of its upgrade request before the join. */
+export interface UpgradeFacts {
+  cookies: Readonly<Record<string, string>>;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  ip: string;
+  origin: string;
+  bind: string | undefined;
+}
+
+type RawData = Buffer | ArrayBuffer | Buffer[];
+
+/** One WebSocket: size, rate and strike limits, the join, then frames routed to its tab. */
+export class Connection implements RuntimeConnection {
+  info!: ConnectionInfo;
+  readonly bind: string | undefined;
+  alive = true;
+  private tab: Tab | undefined;
+  private backlog: [RawData, boolean][] | undefined;
+  private strikes = 0;
+  private tokens: number;
+  private refilledAt = Date.now();
+  private joinTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly facts: UpgradeFacts,
+    private readonly runtime: StateRuntime,
+    private readonly joinTokens: JoinTokens,
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.bind = facts.bind;
+    this.tokens = limits.burst;
+    this.joinTimer = setTimeout(() => this.close(CLOSE_CODES.policy, 'No join frame in time.'), limits.joinTimeoutMs);
+    socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', () => {
+      clearTimeout(this.joinTimer);
+      if (this.tab) this.runtime.detach(this.tab, this);
+    });
+  }
+
+  send(frame: string): void {
+    if (this.socket.readyState === 1) this.socket.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState <= 1) this.socket.close(code, reason);
+  }
+
+  strike(): void {
+    if (++this.strikes >= this.limits.maxStrikes) this.close(CLOSE_CODES.policy, 'Too many refused frames.');
+  }
+
+  forgive(): void {
+    this.strikes = 0;
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.backlog) {
+      this.backlog.push([data, isBinary]);
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = this.parse(data, isBinary);
+    } catch (error) {
+      this.refuse(error, error instanceof FrameError ? error.seq : undefined);
+      return;
+    }
+    if (!this.tab) {
+      if (frame.t === 'join') void this.join(frame);
+      else this.refuse(new StateError('STRATA_STATE_NOT_JOINED', 'Send a join frame first.'));
+      return;
+    }
+    this.route(this.tab, frame);
+  }
+
+  private parse(data: RawData, isBinary: boolean): ClientFrame {
+    const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
+    if (size > this.limits.maxFrameBytes) throw new StateError('STRATA_STATE_FRAME_TOO_LARGE', `A frame may hold at most ${this.limits.maxFrameBytes} bytes; this one has ${size}.`);
+    if (isBinary) throw new FrameError('Frames are JSON text; binary frames are not accepted.');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    return parseClientFrame(text);
+  }
+
+  private route(tab: Tab, frame: ClientFrame): void {
+    // A socket that another one replaced is closing; nothing it still sends is read.
+    if (tab.connection !== this) return;
+    switch (frame.t) {
+      case 'event':
+        if (!this.take()) {
+          this.strike();
+          this.send(JSON.stringify({ t: 'result', seq: frame.seq, error: { code: 'STRATA_STATE_RATE_LIMITED', message: 'Too many events; slow down.' } } satisfies ServerFrame));
+          return;
+        }
+        this.runtime.event(tab, this, frame);
+        return;
+      case 'sub':
+        return this.runtime.subscribe(tab, this, frame.states);
+      case 'unsub':
+        return this.runtime.unsubscribe(tab, frame.states);
+      case 'cancel':
+        return this.runtime.cancel(tab, frame.seq);
+      default:
+        this.refuse(new FrameError('This socket has already joined.'));
+    }
+  }
+
+  private async join(frame: Extract<ClientFrame, { t: 'join' }>): Promise<void> {
+    clearTimeout(this.joinTimer);
+    if (frame.v !== PROTOCOL_VERSION) {
+      this.refuse(new FrameError(`This server speaks protocol version ${PROTOCOL_VERSION}, not ${frame.v}.`));
+      return this.close(CLOSE_CODES.policy, 'Unsupported protocol version.');
+    }
+    let tabId: string;
+    try {
+      tabId = this.joinTokens.verify(frame.token, this.bind);
+    } catch (error) {
+      this.refuse(error);
+      return this.close(CLOSE_CODES.badToken, (error as Error).message.slice(0, 120));
+    }
+    const { cookies, headers, ip, origin } = this.facts;
+    this.info = Object.freeze({ tab: tabId, cookies, headers, ip, origin });
+    this.backlog = [];
+    try {
+      this.tab = await this.runtime.join(this, frame.states);
+    } catch (error) {
+      this.refuse(error);
+      if (error instanceof StateError && error.code === 'STRATA_STATE_QUEUE_FULL') this.close(CLOSE_CODES.tryAgain, 'Server full.');
+    }
+    const backlog = this.backlog;
+    this.backlog = undefined;
+    for (const [data, isBinary] of backlog) this.receive(data, isBinary);
+  }
+
+  /** Token bucket: `burst` at once, refilled at `eventsPerSecond`. */
+  private take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.limits.eventsPerSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private refuse(error: unknown, seq?: number): void {
+    this.strike();
+    this.runtime.fail(this, error, {}, seq);
+  }
+}

@@ -1,0 +1,215 @@
+import * as v from 'valibot';
+import { assertClientValue } from '../clientValue.js';
+import { compose, type ConnectionInfo, type Guard, type Middleware, runGuards } from '../context.js';
+import { type AnyHandler, type AnyServerStateDef, buildHandlers } from '../defineState.js';
+import { StateError } from '../errors.js';
+import type { JsonValue } from '../patch.js';
+import { PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
+import type { StateManager } from '../stateManager.js';
+import { EventContextImpl } from './eventContext.js';
+import type { JoinTokens } from './joinToken.js';
+import { Tab, type TabConnection } from './tab.js';
+import { startTask } from './task.js';
+import { isExpectedError, toWireError } from './wireError.js';
+
+/** A socket as the runtime sees it. */
+export interface RuntimeConnection extends TabConnection {
+  readonly info: ConnectionInfo;
+  /** The token binding of the upgrade request (see `bindToken`). */
+  readonly bind: string | undefined;
+  /** Counts a refused frame; enough in a row close the socket. */
+  strike(): void;
+  /** Clears the strikes (a frame was good). */
+  forgive(): void;
+}
+
+export interface RuntimeOptions {
+  states: readonly AnyServerStateDef[];
+  middleware: readonly Middleware[];
+  manager: StateManager<Tab>;
+  tokens: JoinTokens;
+  production: boolean;
+  queueLength: number;
+  reconnectGraceMs: number;
+  logError: (error: unknown, where: Record<string, unknown>) => void;
+}
+
+type EventFrame = { seq: number; state: string; handler: string; args?: JsonValue };
+
+/** The state runtime of one server: the declared states and the per-tab event pipeline. */
+export class StateRuntime {
+  private readonly defs = new Map<string, AnyServerStateDef>();
+  private readonly handlers = new Map<string, Map<string, AnyHandler>>();
+
+  constructor(private readonly options: RuntimeOptions) {
+    for (const def of options.states) this.register(def);
+  }
+
+  /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
+  lookup(name: string): AnyServerStateDef {
+    const def = this.defs.get(name);
+    if (!def) throw new StateError('STRATA_STATE_UNKNOWN_STATE', `There is no state named "${name}".`);
+    return def;
+  }
+
+  /** Attaches a socket to its tab (taking it over from an older socket) and sends the welcome. */
+  async join(conn: RuntimeConnection, names: readonly string[]): Promise<Tab> {
+    for (const name of names) this.lookup(name);
+    const id = conn.info.tab;
+    const tab = await this.options.manager.open(id, () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id })));
+    const previous = tab.connection;
+    if (previous && previous !== conn) previous.close(4409, 'Another connection joined as this tab.');
+    tab.connection = conn;
+    clearTimeout(tab.graceTimer);
+    tab.enqueue(() => {
+      tab.subscribed.clear();
+      for (const name of names) tab.subscribed.add(name);
+      try {
+        const states = tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>;
+        const token = this.options.tokens.issue({ tab: id, bind: conn.bind });
+        conn.send(JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: id, token, ack: tab.lastSeq, states } satisfies ServerFrame));
+      } catch (error) {
+        this.fail(conn, error, {});
+      }
+    });
+    return tab;
+  }
+
+  /** Adds states to what the tab shows and sends their full state. */
+  subscribe(tab: Tab, conn: RuntimeConnection, names: readonly string[]): void {
+    tab.enqueue(() => {
+      try {
+        for (const name of names) this.lookup(name);
+        for (const name of names) tab.subscribed.add(name);
+        tab.send({ t: 'state', states: tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue> });
+      } catch (error) {
+        this.fail(conn, error, {});
+      }
+    });
+  }
+
+  unsubscribe(tab: Tab, names: readonly string[]): void {
+    tab.enqueue(() => {
+      for (const name of names) tab.subscribed.delete(name);
+    });
+  }
+
+  /** Queues an event behind the tab's others (refused at once when the queue is full). */
+  event(tab: Tab, conn: RuntimeConnection, frame: EventFrame): void {
+    if (tab.pending >= this.options.queueLength) {
+      conn.strike();
+      tab.send({ t: 'result', seq: frame.seq, error: { code: 'STRATA_STATE_QUEUE_FULL', message: `${this.options.queueLength} events of this tab are already waiting; try again shortly.` } });
+      return;
+    }
+    tab.enqueue(() => this.runEvent(tab, conn, frame), true);
+  }
+
+  cancel(tab: Tab, seq: number): void {
+    tab.tasks.get(seq)?.abort(new StateError('STRATA_STATE_CANCELLED', 'The task was cancelled.'));
+  }
+
+  /** A socket went away: the tab keeps its state; its tasks stop if it does not come back in time. */
+  detach(tab: Tab, conn: RuntimeConnection): void {
+    if (tab.connection !== conn) return;
+    tab.connection = undefined;
+    tab.lastSeen = Date.now();
+    tab.graceTimer = setTimeout(() => {
+      if (!tab.connection) tab.cancelTasks();
+    }, this.options.reconnectGraceMs);
+    tab.graceTimer.unref?.();
+  }
+
+  /** Sends an error frame for a failure outside any event. */
+  fail(conn: RuntimeConnection, error: unknown, where: Record<string, unknown>, seq?: number): void {
+    if (!isExpectedError(error)) this.options.logError(error, where);
+    const frame: ServerFrame = { t: 'error', error: toWireError(error, this.options.production) };
+    if (seq !== undefined) frame.seq = seq;
+    conn.send(JSON.stringify(frame));
+  }
+
+  private async runEvent(tab: Tab, conn: RuntimeConnection, frame: EventFrame): Promise<void> {
+    const { seq } = frame;
+    let prepared: { def: AnyServerStateDef; handler: AnyHandler; args: unknown };
+    try {
+      if (seq <= tab.lastSeq) throw new StateError('STRATA_STATE_REPLAYED', `Event ${seq} was already processed (last: ${tab.lastSeq}).`);
+      tab.lastSeq = seq;
+      tab.lastSeen = Date.now();
+      this.options.manager.touch(tab);
+      prepared = await this.prepare(tab, frame);
+    } catch (error) {
+      conn.strike();
+      tab.send({ t: 'result', seq, error: toWireError(error, this.options.production) });
+      return;
+    }
+    conn.forgive();
+    const { def, handler, args } = prepared;
+    const ctx = new EventContextImpl(conn.info, def.name, frame.handler);
+    let value: unknown;
+    try {
+      const instance = tab.instance(def);
+      const guards = toList(handler.guard);
+      await this.options.manager.run(tab, () =>
+        compose(this.options.middleware, ctx, async () => {
+          await runGuards(guards, ctx);
+          if (handler.kind === 'task') startTask({ tab, instance, handler, args, seq, parent: ctx, production: this.options.production, logError: this.options.logError });
+          else value = await handler.run(instance.self, args, ctx);
+        }),
+      );
+      if (value !== undefined) assertClientValue(def.name, `${frame.handler}() result`, value);
+      const result: ServerFrame = { t: 'result', seq };
+      if (value !== undefined) result.value = value as JsonValue;
+      if (handler.kind === 'task') result.task = true;
+      const patch = tab.commit();
+      if (patch) result.patch = patch;
+      const actions = ctx.takeActions();
+      if (actions) result.actions = actions;
+      tab.send(result);
+    } catch (error) {
+      tab.revert();
+      if (!isExpectedError(error)) this.options.logError(error, { tab: tab.id, state: def.name, handler: frame.handler, seq });
+      tab.send({ t: 'result', seq, error: toWireError(error, this.options.production) });
+    }
+  }
+
+  private async prepare(tab: Tab, frame: EventFrame): Promise<{ def: AnyServerStateDef; handler: AnyHandler; args: unknown }> {
+    const def = this.lookup(frame.state);
+    const handler = this.handlers.get(def.name)!.get(frame.handler);
+    if (!handler) throw new StateError('STRATA_STATE_UNKNOWN_HANDLER', `${def.name} has no handler named "${frame.handler}".`);
+    const where = `${def.name}.${frame.handler}`;
+    let args: unknown;
+    if (handler.args) {
+      const parsed = await v.safeParseAsync(handler.args, frame.args);
+      if (!parsed.success) throw argsError(where, parsed.issues);
+      args = parsed.output;
+    } else if (frame.args !== undefined) {
+      throw new StateError('STRATA_STATE_BAD_ARGS', `${where} takes no arguments.`);
+    }
+    if (handler.rateLimit && !tab.allowCall(where, handler.rateLimit)) {
+      throw new StateError('STRATA_STATE_RATE_LIMITED', `${where} allows ${handler.rateLimit.max} calls per ${handler.rateLimit.windowMs} ms; wait a moment.`);
+    }
+    return { def, handler, args };
+  }
+
+  private register(def: AnyServerStateDef): void {
+    const existing = this.defs.get(def.name);
+    if (existing === def) return;
+    if (existing) throw new StateError('STRATA_STATE_DEFINITION', `Two different states are named "${def.name}".`);
+    this.defs.set(def.name, def);
+    this.handlers.set(def.name, buildHandlers(def));
+    for (const used of Object.values((def.definition.uses ?? {}) as Record<string, AnyServerStateDef>)) this.register(used);
+  }
+}
+
+function toList(guard: Guard | readonly Guard[] | undefined): readonly Guard[] {
+  if (!guard) return [];
+  return typeof guard === 'function' ? [guard] : guard;
+}
+
+function argsError(where: string, issues: readonly v.BaseIssue<unknown>[]): StateError {
+  const flat = v.flatten(issues as [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]);
+  const fields: Record<string, string[]> = { ...(flat.nested as Record<string, string[]> | undefined) };
+  if (flat.root) fields.__all__ = flat.root;
+  const error = new StateError('STRATA_STATE_BAD_ARGS', `${where} was called with invalid arguments.`);
+  return Object.assign(error, { fields });
+}
+

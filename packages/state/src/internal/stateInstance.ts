@@ -1,0 +1,255 @@
+import { assertClientValue } from '../clientValue.js';
+import type { AnyServerStateDef } from '../defineState.js';
+import { StateError } from '../errors.js';
+import { applyPatch, diff, type JsonValue, type Patch } from '../patch.js';
+import { cloneJson } from './cloneJson.js';
+
+type Computed = (self: unknown) => unknown;
+
+interface ComputedEntry {
+  readonly owner: StateInstance;
+  readonly key: string;
+  readonly fn: Computed;
+  value: unknown;
+  /** Inputs read by the last computation, as `instance → keys`. */
+  deps: Map<StateInstance, Set<string>>;
+  dirty: boolean;
+}
+
+/** The computed var being evaluated; every state read meanwhile is recorded as its input. */
+let active: ComputedEntry | undefined;
+
+/** What one event touched; the tab commits or reverts it as a whole. */
+export interface EventScope {
+  touch(instance: StateInstance): void;
+}
+
+/**
+ * One state of one tab: its live vars, backend vars and computed vars, the copy of what
+ * the client last received (`shadow`), and the bookkeeping to send only what changed.
+ */
+export class StateInstance {
+  readonly name: string;
+  private readonly vars: Record<string, unknown>;
+  private readonly backend: Record<string, unknown>;
+  private readonly computed = new Map<string, ComputedEntry>();
+  private readonly uses = new Map<string, StateInstance>();
+  /** Exactly what the client holds: client vars and computed vars, as JSON. */
+  private readonly shadow: Record<string, JsonValue> = {};
+  /** Client vars read or written since the last commit (a read may be followed by a nested write). */
+  private readonly touched = new Set<string>();
+  /** Computed entries (of any state of the tab) that read a key of this state. */
+  private readonly dependents = new Map<string, Set<ComputedEntry>>();
+  private selfProxy: object | undefined;
+
+  constructor(
+    readonly def: AnyServerStateDef,
+    private readonly scope: EventScope,
+    resolveUse: (def: AnyServerStateDef) => StateInstance,
+  ) {
+    this.name = def.name;
+    const { definition } = def;
+    this.vars = definition.vars();
+    for (const [key, value] of Object.entries(this.vars)) {
+      assertClientValue(this.name, key, value);
+      this.shadow[key] = cloneJson(value as JsonValue);
+    }
+    this.backend = definition.backend?.() ?? {};
+    for (const [key, used] of Object.entries((definition.uses ?? {}) as Record<string, AnyServerStateDef>)) this.uses.set(key, resolveUse(used));
+    this.checkNames();
+    for (const [key, fn] of Object.entries((definition.computed ?? {}) as Record<string, Computed>)) {
+      this.computed.set(key, { owner: this, key, fn, value: undefined, deps: new Map(), dirty: true });
+    }
+    for (const entry of this.computed.values()) this.shadow[entry.key] = cloneJson(this.evaluate(entry) as JsonValue);
+  }
+
+  /** The object handlers and computed vars see: vars, backend vars, computed (read-only), used states. */
+  get self(): object {
+    this.selfProxy ??= new Proxy(Object.create(null) as object, this.proxyHandler());
+    return this.selfProxy;
+  }
+
+  /** The client's view of the state (client vars then computed vars), as last sent. */
+  snapshot(): JsonValue {
+    return this.shadow;
+  }
+
+  /**
+   * Diffs every touched var against what the client holds and marks the computed vars that
+   * read a changed one (`dirtied` collects their states). Returns the ops; their values are
+   * live, so serialize them before the state changes again. Changes nothing until
+   * {@link recordSent}, so a failure can still {@link revert}.
+   */
+  commitVars(dirtied: Set<StateInstance>): Patch {
+    const ops: Patch = [];
+    for (const key of this.touched) {
+      const changed = diff(this.shadow[key]!, this.vars[key] as JsonValue, [key]);
+      if (changed.length === 0) continue;
+      for (const op of changed) if ('value' in op) assertClientValue(this.name, pathName(op.path), op.value);
+      ops.push(...changed);
+      this.markDependents(key, dirtied);
+    }
+    return ops;
+  }
+
+  /** Recomputes the dirty computed vars; returns the ops of those whose value changed. */
+  commitComputed(dirtied: Set<StateInstance>): Patch {
+    const ops: Patch = [];
+    for (const entry of this.computed.values()) {
+      if (!entry.dirty) continue;
+      const changed = diff(this.shadow[entry.key]!, this.evaluate(entry) as JsonValue, [entry.key]);
+      if (changed.length === 0) continue;
+      ops.push(...changed);
+      this.markDependents(entry.key, dirtied);
+    }
+    return ops;
+  }
+
+  /** Records ops as received by the client (values are cloned: the live state moves on). */
+  recordSent(ops: Patch): void {
+    this.touched.clear();
+    if (ops.length) applyPatch(this.shadow, ops.map((op) => ('value' in op ? { ...op, value: cloneJson(op.value) } : op)));
+  }
+
+  /** Puts every touched var and every computed var back to what the client holds, after a failure. */
+  revert(): void {
+    for (const key of this.touched) this.vars[key] = cloneJson(this.shadow[key]!);
+    this.touched.clear();
+    for (const entry of this.computed.values()) {
+      entry.value = cloneJson(this.shadow[entry.key]!);
+      entry.dirty = false;
+    }
+  }
+
+  private evaluate(entry: ComputedEntry): unknown {
+    for (const [instance, keys] of entry.deps) for (const key of keys) instance.dependents.get(key)?.delete(entry);
+    entry.deps = new Map();
+    const outer = active;
+    active = entry;
+    try {
+      entry.value = entry.fn(this.self);
+    } finally {
+      active = outer;
+    }
+    entry.dirty = false;
+    if (entry.value instanceof Promise) throw new StateError('STRATA_STATE_DEFINITION', `${this.name}.${entry.key} returned a Promise: computed vars are synchronous; load data in a handler into a var.`);
+    assertClientValue(this.name, entry.key, entry.value);
+    for (const [instance, keys] of entry.deps) {
+      for (const key of keys) {
+        let set = instance.dependents.get(key);
+        if (!set) instance.dependents.set(key, (set = new Set()));
+        set.add(entry);
+      }
+    }
+    return entry.value;
+  }
+
+  private markDependents(key: string, dirtied: Set<StateInstance>): void {
+    for (const entry of this.dependents.get(key) ?? []) {
+      if (entry.dirty) continue;
+      entry.dirty = true;
+      dirtied.add(entry.owner);
+    }
+  }
+
+  private readVar(key: string): unknown {
+    if (active) {
+      let keys = active.deps.get(this);
+      if (!keys) active.deps.set(this, (keys = new Set()));
+      keys.add(key);
+    } else {
+      // A handler that reads a var may change something inside it; the commit diffs it.
+      this.touched.add(key);
+      this.scope.touch(this);
+    }
+    return this.vars[key];
+  }
+
+  private readComputed(entry: ComputedEntry): unknown {
+    if (active) {
+      let keys = active.deps.get(this);
+      if (!keys) active.deps.set(this, (keys = new Set()));
+      keys.add(entry.key);
+      return entry.dirty ? this.evaluate(entry) : entry.value;
+    }
+    // Inside a handler, inputs it touched may have changed in place: compute afresh, and
+    // leave the entry dirty so the commit compares it with what the client has.
+    if (entry.dirty || this.inputsTouched(entry)) {
+      this.evaluate(entry);
+      entry.dirty = true;
+      this.scope.touch(this);
+    }
+    return entry.value;
+  }
+
+  private inputsTouched(entry: ComputedEntry): boolean {
+    for (const [instance, keys] of entry.deps) for (const key of keys) if (instance.touched.has(key)) return true;
+    return false;
+  }
+
+  private proxyHandler(): ProxyHandler<object> {
+    const refuse = (key: string | symbol, why: string): never => {
+      throw new StateError('STRATA_STATE_DEFINITION', `${this.name}.${String(key)} ${why}.`);
+    };
+    return {
+      get: (_target, key) => {
+        if (typeof key !== 'string') return undefined;
+        if (Object.hasOwn(this.vars, key)) return this.readVar(key);
+        if (Object.hasOwn(this.backend, key)) return this.backend[key];
+        const entry = this.computed.get(key);
+        if (entry) return this.readComputed(entry);
+        return this.uses.get(key)?.self;
+      },
+      set: (_target, key, value) => {
+        if (typeof key === 'string' && Object.hasOwn(this.vars, key)) {
+          if (active) refuse(key, 'cannot be assigned inside a computed var');
+          assertClientValue(this.name, key, value);
+          this.vars[key] = value;
+          this.touched.add(key);
+          this.scope.touch(this);
+        } else if (typeof key === 'string' && Object.hasOwn(this.backend, key)) {
+          this.backend[key] = value;
+        } else {
+          refuse(key, `cannot be assigned: ${this.computed.has(key as string) ? 'it is a computed var' : this.uses.has(key as string) ? 'it is a used state' : 'declare it in vars or backend first'}`);
+        }
+        return true;
+      },
+      deleteProperty: (_target, key) => refuse(key, 'cannot be deleted; assign null instead'),
+      defineProperty: (_target, key) => refuse(key, 'cannot be defined; declare it in vars or backend'),
+      has: (_target, key) => typeof key === 'string' && this.keys().includes(key),
+      ownKeys: () => this.keys(),
+      getOwnPropertyDescriptor: (_target, key) => {
+        if (typeof key !== 'string' || !this.keys().includes(key)) return undefined;
+        return { configurable: true, enumerable: true, writable: !this.computed.has(key), value: this.self[key as never] };
+      },
+    };
+  }
+
+  private keys(): string[] {
+    return [...Object.keys(this.vars), ...Object.keys(this.backend), ...this.computed.keys(), ...this.uses.keys()];
+  }
+
+  private checkNames(): void {
+    const seen = new Map<string, string>();
+    const groups: [string, Iterable<string>][] = [
+      ['vars', Object.keys(this.vars)],
+      ['backend', Object.keys(this.backend)],
+      ['computed', Object.keys(this.def.definition.computed ?? {})],
+      ['uses', this.uses.keys()],
+    ];
+    for (const [group, keys] of groups) {
+      for (const key of keys) {
+        if (key === '__proto__' || key === 'constructor' || key === 'then' || key.startsWith('$')) {
+          throw new StateError('STRATA_STATE_DEFINITION', `${this.name}: "${key}" cannot be a ${group} name.`);
+        }
+        const other = seen.get(key);
+        if (other) throw new StateError('STRATA_STATE_DEFINITION', `${this.name}: "${key}" is declared in both ${other} and ${group}; they share one namespace.`);
+        seen.set(key, group);
+      }
+    }
+  }
+}
+
+function pathName(path: Patch[number]['path']): string {
+  return path.map((segment, i) => (Array.isArray(segment) ? `[${JSON.stringify(segment[0])}]` : i === 0 ? segment : `.${segment}`)).join('');
+}

@@ -1,0 +1,161 @@
+import type { AnyServerStateDef } from '../defineState.js';
+import { StateError } from '../errors.js';
+import type { Patch } from '../patch.js';
+import type { ServerFrame, StatePatches } from '../protocol.js';
+import { type EventScope, StateInstance } from './stateInstance.js';
+
+/** The socket side of a tab, as the tab sees it. */
+export interface TabConnection {
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+}
+
+type Job = () => Promise<void> | void;
+
+/**
+ * The server-held state of one browser tab: its state instances, the events waiting to run
+ * (one at a time, in order), its running tasks and its connection.
+ */
+export class Tab implements EventScope {
+  readonly subscribed = new Set<string>();
+  /** The highest event sequence number processed. */
+  lastSeq = 0;
+  connection: TabConnection | undefined;
+  lastSeen = Date.now();
+  /** Timer that cancels the tab's tasks when its socket does not come back. */
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly tasks = new Map<number, AbortController>();
+  private readonly instances = new Map<string, StateInstance>();
+  private readonly touchedNow = new Set<StateInstance>();
+  private queue: { job: Job; counted: boolean }[] = [];
+  private waiting = 0;
+  private running = false;
+  private handlerWindows: Map<string, { start: number; count: number }> | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly resolveDef: (def: AnyServerStateDef) => AnyServerStateDef,
+    private readonly onJobError: (error: unknown) => void,
+  ) {}
+
+  /** The tab's instance of a state, created (with the states it uses) on first need. */
+  instance(def: AnyServerStateDef): StateInstance {
+    let instance = this.instances.get(def.name);
+    if (!instance) {
+      instance = new StateInstance(this.resolveDef(def), this, (used) => this.instance(used));
+      this.instances.set(def.name, instance);
+    }
+    return instance;
+  }
+
+  get connected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  touch(instance: StateInstance): void {
+    this.touchedNow.add(instance);
+  }
+
+  /** Number of events waiting or running. */
+  get pending(): number {
+    return this.waiting;
+  }
+
+  /** Queues a job behind the tab's others; `counted` jobs (events) count toward the queue limit. */
+  enqueue(job: Job, counted = false): void {
+    if (counted) this.waiting++;
+    this.queue.push({ job, counted });
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      try {
+        await next.job();
+      } catch (error) {
+        this.onJobError(error);
+      } finally {
+        if (next.counted) this.waiting--;
+      }
+    }
+    this.running = false;
+  }
+
+  /**
+   * Commits what the current job changed and records it as sent: returns the patches of
+   * subscribed states (undefined when nothing the client sees changed). Serialize them
+   * before anything else runs: their values are the live state.
+   */
+  commit(): StatePatches | undefined {
+    const involved = new Set<StateInstance>(this.touchedNow);
+    const dirtied = new Set<StateInstance>(this.touchedNow);
+    const changes = new Map<StateInstance, Patch>();
+    const add = (instance: StateInstance, ops: Patch) => {
+      if (ops.length === 0) return;
+      const list = changes.get(instance);
+      if (list) list.push(...ops);
+      else changes.set(instance, ops);
+    };
+    try {
+      for (const instance of this.touchedNow) add(instance, instance.commitVars(dirtied));
+      while (dirtied.size) {
+        const round = [...dirtied];
+        dirtied.clear();
+        for (const instance of round) {
+          involved.add(instance);
+          add(instance, instance.commitComputed(dirtied));
+        }
+      }
+    } catch (error) {
+      for (const instance of involved) instance.revert();
+      this.touchedNow.clear();
+      throw error;
+    }
+    this.touchedNow.clear();
+    let patches: StatePatches | undefined;
+    for (const instance of involved) {
+      const ops = changes.get(instance) ?? [];
+      // The shadow takes copies, so the ops' live values are safe to serialize in this same tick.
+      instance.recordSent(ops);
+      if (ops.length && this.subscribed.has(instance.name)) (patches ??= {})[instance.name] = ops;
+    }
+    return patches;
+  }
+
+  /** Undoes the current job's changes to client vars (after a failure). */
+  revert(): void {
+    for (const instance of this.touchedNow) instance.revert();
+    this.touchedNow.clear();
+  }
+
+  /** Sends a frame on the tab's current socket (dropped when none: the next welcome resyncs). */
+  send(frame: ServerFrame): void {
+    this.connection?.send(JSON.stringify(frame));
+  }
+
+  /** Full client states of the named states. */
+  snapshots(names: Iterable<string>, lookup: (name: string) => AnyServerStateDef): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const name of names) out[name] = this.instance(lookup(name)).snapshot();
+    return out;
+  }
+
+  /** Counts a call of a rate-limited handler; false when over `max` in the window. */
+  allowCall(key: string, limit: { max: number; windowMs: number }, now = Date.now()): boolean {
+    this.handlerWindows ??= new Map();
+    const window = this.handlerWindows.get(key);
+    if (!window || now - window.start >= limit.windowMs) {
+      this.handlerWindows.set(key, { start: now, count: 1 });
+      return true;
+    }
+    window.count++;
+    return window.count <= limit.max;
+  }
+
+  /** Cancels every running task (the tab went away). */
+  cancelTasks(): void {
+    for (const controller of this.tasks.values()) controller.abort(new StateError('STRATA_STATE_CANCELLED', 'The tab went away.'));
+    this.tasks.clear();
+  }
+}

@@ -1,0 +1,108 @@
+import { StateError } from './errors.js';
+
+/** What a state manager needs to know about a tab. */
+export interface ManagedTab {
+  readonly id: string;
+  /** Last activity (ms since the epoch). */
+  readonly lastSeen: number;
+  /** Whether a socket is attached (connected tabs are never evicted). */
+  readonly connected: boolean;
+}
+
+/**
+ * Holds the per-tab states of a server. The in-memory manager keeps them in this process;
+ * a shared manager (Redis, a later release) keeps them across workers. The runtime calls
+ * `run` around every job of a tab (an event), so a shared manager can lock and load before
+ * and save and unlock after: at most 2 round trips per event.
+ */
+export interface StateManager<TTab extends ManagedTab = ManagedTab> {
+  /** The tab with this id, made by `create` when the manager holds none. Throws `STRATA_STATE_QUEUE_FULL` when full of connected tabs. */
+  open(id: string, create: () => TTab): Promise<TTab>;
+  /** Runs one job of the tab with exclusive access to its stored state. */
+  run<T>(tab: TTab, job: () => Promise<T>): Promise<T>;
+  /** Records activity of a tab (LRU order, idle clock). */
+  touch(tab: TTab): void;
+  /** Forgets a tab. */
+  delete(id: string): void;
+  /** Number of tabs held. */
+  readonly size: number;
+  /** Registers the runtime's listener for dropped tabs (it cancels their tasks and closes their socket). */
+  onDrop(listener: (tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void): void;
+  /** Stops timers and drops every tab. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createMemoryStateManager}. */
+export interface MemoryStateManagerOptions {
+  /** Most tabs held; beyond it the least recently used disconnected tab is dropped. Default 50,000. */
+  maxTabs?: number;
+  /** A disconnected tab idle this long is dropped (ms). Default 30 minutes. */
+  idleMs?: number;
+}
+
+/**
+ * The in-memory state manager: tabs live in this process, in least-recently-used order,
+ * bounded in number, and dropped after an idle time once their socket is gone.
+ *
+ * @example
+ * app.register(strataState, { states, secret, manager: createMemoryStateManager({ maxTabs: 20_000 }) });
+ */
+export function createMemoryStateManager<TTab extends ManagedTab>(options: MemoryStateManagerOptions = {}): StateManager<TTab> {
+  const maxTabs = options.maxTabs ?? 50_000;
+  const idleMs = options.idleMs ?? 30 * 60_000;
+  // A Map iterates in insertion order; re-inserting on touch keeps it in LRU order.
+  const tabs = new Map<string, TTab>();
+  let onDrop: ((tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void) | undefined;
+  const drop = (tab: TTab, reason: 'evicted' | 'expired' | 'closed') => {
+    tabs.delete(tab.id);
+    onDrop?.(tab, reason);
+  };
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - idleMs;
+    for (const tab of tabs.values()) if (!tab.connected && tab.lastSeen < cutoff) drop(tab, 'expired');
+  }, Math.min(idleMs, 60_000));
+  sweep.unref?.();
+
+  return {
+    async open(id, create) {
+      const found = tabs.get(id);
+      if (found) {
+        tabs.delete(id);
+        tabs.set(id, found);
+        return found;
+      }
+      if (tabs.size >= maxTabs) {
+        let victim: TTab | undefined;
+        for (const tab of tabs.values()) {
+          if (tab.connected) continue;
+          victim = tab;
+          break;
+        }
+        if (!victim) throw new StateError('STRATA_STATE_QUEUE_FULL', `This server holds its maximum of ${maxTabs} connected tabs; try again later.`);
+        drop(victim, 'evicted');
+      }
+      const tab = create();
+      tabs.set(id, tab);
+      return tab;
+    },
+    run: (_tab, job) => job(),
+    touch(tab) {
+      if (tabs.get(tab.id) !== tab) return;
+      tabs.delete(tab.id);
+      tabs.set(tab.id, tab);
+    },
+    delete(id) {
+      tabs.delete(id);
+    },
+    onDrop(listener) {
+      onDrop = listener;
+    },
+    get size() {
+      return tabs.size;
+    },
+    async close() {
+      clearInterval(sweep);
+      for (const tab of [...tabs.values()]) drop(tab, 'closed');
+    },
+  };
+}
