@@ -44,7 +44,7 @@ export type EventContext = BaseContext & Partial<ContextExtensions>;
 
 /**
  * A guard: a plain function of the context. It passes by returning; it refuses by throwing
- * (an `EventError` with a code such as `STRATA_AUTH_LOGIN_REQUIRED`), and the handler never runs.
+ * (an `EventError` whose code says why, e.g. the auth layer's login-required code), and the handler never runs.
  */
 export type Guard = (ctx: EventContext) => void | Promise<void>;
 

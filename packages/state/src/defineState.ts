@@ -99,7 +99,7 @@ export interface StateDef<
   readonly name: TName;
   /** @internal */
   readonly definition: StateDefinition<TVars, TBackend, TComputed, TUses, THandlers>;
-  readonly '~types'?: StateTypes<TVars & ComputedValues<TComputed>, HandlerTypesOf<THandlers> & Record<string, HandlerTypes>>;
+  readonly '~types'?: StateTypes<TVars & ComputedValues<TComputed>, HandlerTypesOf<THandlers>>;
 }
 
 /** A state definition of any shape. */

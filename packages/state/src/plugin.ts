@@ -131,6 +131,8 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
 // Like fastify-plugin: the decoration and routes belong to the app, not to a child context.
 Object.assign(strataState, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: '@strata/state' });
 
+const HANDSHAKE_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+
 function upgradeFacts(request: FastifyRequest, bindToken: StrataStateOptions['bindToken']): UpgradeFacts {
   const parsed = (request as { cookies?: Record<string, string | undefined> }).cookies;
   // No prototype: a cookie named "__proto__" stays a cookie.
@@ -143,9 +145,12 @@ function upgradeFacts(request: FastifyRequest, bindToken: StrataStateOptions['bi
       if (eq > 0) cookies[part.slice(0, eq).trim()] = decodeCookie(part.slice(eq + 1).trim());
     }
   }
+  // The handshake's own headers mean nothing to handlers; dropping them saves memory per tab.
+  const headers: Record<string, string | string[] | undefined> = Object.create(null);
+  for (const [name, value] of Object.entries(request.headers)) if (!HANDSHAKE_HEADERS.has(name)) headers[name] = value;
   return {
     cookies: Object.freeze(cookies),
-    headers: request.headers,
+    headers: Object.freeze(headers),
     ip: request.ip,
     origin: request.headers.origin ?? '',
     bind: bindToken?.(request),

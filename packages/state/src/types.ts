@@ -13,7 +13,7 @@ export interface HandlerTypes<TArgs = unknown, TResult = unknown, TTask extends 
 }
 
 /** The phantom type record every state definition carries under `~types`. */
-export interface StateTypes<TClient = unknown, THandlers extends Record<string, HandlerTypes> = Record<string, HandlerTypes>> {
+export interface StateTypes<TClient = unknown, THandlers = Record<string, HandlerTypes>> {
   /** Client-visible vars and computed vars, as the browser holds them. */
   client: TClient;
   handlers: THandlers;
@@ -23,7 +23,7 @@ export interface StateTypes<TClient = unknown, THandlers extends Record<string, 
 export interface AnyStateDef<TName extends string = string> {
   readonly name: TName;
   /** Type-level only (absent at run time). */
-  readonly '~types'?: StateTypes<unknown, Record<string, HandlerTypes>>;
+  readonly '~types'?: StateTypes<unknown, unknown>;
 }
 
 type TypesOf<TState extends AnyStateDef> = NonNullable<TState['~types']>;
@@ -35,10 +35,12 @@ export type inferClientState<TState extends AnyStateDef> = TypesOf<TState>['clie
 export type inferHandlers<TState extends AnyStateDef> = TypesOf<TState>['handlers'];
 
 /** The argument type of a handler (`undefined` when it declares no schema). */
-export type inferArgs<TState extends AnyStateDef, THandler extends keyof inferHandlers<TState>> = inferHandlers<TState>[THandler]['args'];
+export type inferArgs<TState extends AnyStateDef, THandler extends keyof inferHandlers<TState>> = HandlerOf<TState, THandler>['args'];
+
+type HandlerOf<TState extends AnyStateDef, THandler extends keyof inferHandlers<TState>> = inferHandlers<TState>[THandler] extends HandlerTypes ? inferHandlers<TState>[THandler] : HandlerTypes<never, never, never>;
 
 /** The result type of a handler (what its call resolves to). */
-export type inferResult<TState extends AnyStateDef, THandler extends keyof inferHandlers<TState>> = inferHandlers<TState>[THandler]['result'];
+export type inferResult<TState extends AnyStateDef, THandler extends keyof inferHandlers<TState>> = HandlerOf<TState, THandler>['result'];
 
 /** The state definition named `TName` among a union of definitions. */
 export type StateNamed<TStates extends AnyStateDef, TName extends TStates['name']> = Extract<TStates, { readonly name: TName }>;

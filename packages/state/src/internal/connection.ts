@@ -75,6 +75,8 @@ export class Connection implements RuntimeConnection {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
+    // ws still delivers frames that were in flight when the close began; none of them is read.
+    if (this.socket.readyState !== 1) return;
     if (this.backlog) {
       this.backlog.push([data, isBinary]);
       return;
@@ -88,7 +90,7 @@ export class Connection implements RuntimeConnection {
     }
     if (!this.tab) {
       if (frame.t === 'join') void this.join(frame);
-      else this.refuse(new StateError('STRATA_STATE_NOT_JOINED', 'Send a join frame first.'));
+      else this.refuse(new StateError('STRATA_STATE_NOT_JOINED', 'Send a join frame first.'), frame.t === 'event' ? frame.seq : undefined);
       return;
     }
     this.route(this.tab, frame);

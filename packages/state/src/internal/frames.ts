@@ -44,8 +44,9 @@ export function parseClientFrame(text: string): ClientFrame {
   if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(record)) throw new FrameError('A frame may not contain a "__proto__" key.', seq);
   switch (type) {
     case 'join':
-      if (typeof record.v !== 'number' || typeof record.token !== 'string') throw new FrameError('A join frame needs a numeric v and a string token.');
-      return { t: 'join', v: record.v, token: record.token, states: stateNames(record.states) };
+      if (typeof record.v !== 'number') throw new FrameError('A join frame needs a numeric protocol version v.');
+      // A missing token is the token check's to refuse (close 4401), not a malformed frame.
+      return { t: 'join', v: record.v, token: typeof record.token === 'string' ? record.token : '', states: stateNames(record.states) };
     case 'sub':
     case 'unsub':
       return { t: type, states: stateNames(record.states) };

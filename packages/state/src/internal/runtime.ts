@@ -148,13 +148,13 @@ export class StateRuntime {
     try {
       const instance = tab.instance(def);
       const guards = toList(handler.guard);
-      await this.options.manager.run(tab, () =>
-        compose(this.options.middleware, ctx, async () => {
-          await runGuards(guards, ctx);
-          if (handler.kind === 'task') startTask({ tab, instance, handler, args, seq, parent: ctx, production: this.options.production, logError: this.options.logError });
-          else value = await handler.run(instance.self, args, ctx);
-        }),
-      );
+      const inner = async () => {
+        if (guards.length) await runGuards(guards, ctx);
+        if (handler.kind === 'task') startTask({ tab, instance, handler, args, seq, parent: ctx, production: this.options.production, logError: this.options.logError });
+        else value = await handler.run(instance.self, args, ctx);
+      };
+      const { middleware } = this.options;
+      await this.options.manager.run(tab, middleware.length ? () => compose(middleware, ctx, inner) : inner);
       if (value !== undefined) assertClientValue(def.name, `${frame.handler}() result`, value);
       const result: ServerFrame = { t: 'result', seq };
       if (value !== undefined) result.value = value as JsonValue;
@@ -178,7 +178,8 @@ export class StateRuntime {
     const where = `${def.name}.${frame.handler}`;
     let args: unknown;
     if (handler.args) {
-      const parsed = await v.safeParseAsync(handler.args, frame.args);
+      // Sync schemas parse without a promise: most handlers take plain data.
+      const parsed = handler.args.async ? await v.safeParseAsync(handler.args, frame.args) : v.safeParse(handler.args as v.GenericSchema, frame.args);
       if (!parsed.success) throw argsError(where, parsed.issues);
       args = parsed.output;
     } else if (frame.args !== undefined) {

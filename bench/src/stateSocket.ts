@@ -1,0 +1,146 @@
+/**
+ * @strata/state socket benchmark: (a) event round trip and throughput of a counter
+ * increment against a raw fastify + @fastify/websocket handler doing the same work, and
+ * (c) heap and RSS per idle connected tab at 2,000 tabs. Each server runs in its own
+ * process (with --expose-gc) so only its memory is measured.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { median, printTable } from './table.js';
+
+type Mode = 'raw' | 'strata';
+const TABS = Number(process.env.STRATA_BENCH_TABS ?? 2000);
+const ROUND_TRIPS = 3000;
+const THROUGHPUT_CLIENTS = 20;
+const THROUGHPUT_MS = 2000;
+
+interface Server {
+  child: ChildProcess;
+  address: string;
+  request<T>(type: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+async function startServer(mode: Mode): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('./stateSocketServer.js', import.meta.url)), [mode], { execArgv: ['--expose-gc', ...(process.env.STRATA_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STRATA_BENCH_PROF] : [])] });
+  const address = await new Promise<string>((resolve) => child.once('message', (m: { address: string }) => resolve(m.address)));
+  return {
+    child,
+    address,
+    request: (type) =>
+      new Promise((resolve) => {
+        child.once('message', resolve as never);
+        child.send({ type });
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ type: 'stop' });
+      }),
+  };
+}
+
+/** An open socket that has joined (strata) or just connected (raw), with a promise-per-frame helper. */
+async function openTab(server: Server, mode: Mode): Promise<{ socket: WebSocket; call(seq: number): Promise<void> }> {
+  const origin = server.address;
+  const url = mode === 'raw' ? `${server.address.replace('http', 'ws')}/ws` : `${server.address.replace('http', 'ws')}/strata/ws`;
+  const socket = new WebSocket(url, { headers: { origin } });
+  const waiting = new Map<number, () => void>();
+  let welcomed: (() => void) | undefined;
+  socket.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as { t: string; seq?: number };
+    if (frame.t === 'welcome') welcomed?.();
+    else if (frame.seq !== undefined) {
+      waiting.get(frame.seq)?.();
+      waiting.delete(frame.seq);
+    }
+  });
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  if (mode === 'strata') {
+    const { token } = (await (await fetch(`${server.address}/token`)).json()) as { token: string };
+    await new Promise<void>((resolve) => {
+      welcomed = resolve;
+      socket.send(JSON.stringify({ t: 'join', v: 1, token, states: ['counter'] }));
+    });
+  }
+  return {
+    socket,
+    call: (seq) =>
+      new Promise<void>((resolve) => {
+        waiting.set(seq, resolve);
+        socket.send(JSON.stringify({ t: 'event', seq, state: 'counter', handler: 'increment', args: { by: 1 } }));
+      }),
+  };
+}
+
+async function roundTrips(server: Server, mode: Mode): Promise<{ p50: number; p95: number; perSecond: number }> {
+  const tab = await openTab(server, mode);
+  let seq = 0;
+  for (let i = 0; i < 500; i++) await tab.call(++seq);
+  const samples: number[] = [];
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const start = process.hrtime.bigint();
+    await tab.call(++seq);
+    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  tab.socket.close();
+  samples.sort((a, b) => a - b);
+  const tabs = await Promise.all(Array.from({ length: THROUGHPUT_CLIENTS }, () => openTab(server, mode)));
+  let done = 0;
+  const until = Date.now() + THROUGHPUT_MS;
+  await Promise.all(
+    tabs.map(async (t) => {
+      let s = 0;
+      while (Date.now() < until) {
+        await t.call(++s);
+        done++;
+      }
+    }),
+  );
+  for (const t of tabs) t.socket.close();
+  return { p50: median(samples), p95: samples[Math.floor(samples.length * 0.95)]!, perSecond: done / (THROUGHPUT_MS / 1000) };
+}
+
+async function memoryPerTab(server: Server, mode: Mode): Promise<{ heap: number; rss: number }> {
+  const before = await server.request<{ heapUsed: number; rss: number }>('memory');
+  const tabs = [];
+  for (let i = 0; i < TABS; i += 100) tabs.push(...(await Promise.all(Array.from({ length: Math.min(100, TABS - i) }, () => openTab(server, mode)))));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const after = await server.request<{ heapUsed: number; rss: number }>('memory');
+  for (const tab of tabs) tab.socket.close();
+  return { heap: (after.heapUsed - before.heapUsed) / TABS / 1024, rss: (after.rss - before.rss) / TABS / 1024 };
+}
+
+// Timing alternates raw and strata over several rounds (medians reported): a busy machine skews one run, not the ratio.
+const ROUNDS = 3;
+const results = new Map<Mode, { p50: number; p95: number; perSecond: number; heap: number; rss: number }>();
+const rounds = new Map<Mode, { p50: number; p95: number; perSecond: number }[]>([['raw', []], ['strata', []]]);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of ['raw', 'strata'] as const) {
+    const server = await startServer(mode);
+    rounds.get(mode)!.push(await roundTrips(server, mode));
+    await server.stop();
+  }
+}
+for (const mode of ['raw', 'strata'] as const) {
+  const memServer = await startServer(mode);
+  const memory = await memoryPerTab(memServer, mode);
+  await memServer.stop();
+  const runs = rounds.get(mode)!;
+  results.set(mode, { p50: median(runs.map((r) => r.p50)), p95: median(runs.map((r) => r.p95)), perSecond: median(runs.map((r) => r.perSecond)), ...memory });
+}
+const raw = results.get('raw')!;
+const strata = results.get('strata')!;
+console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length}, Node ${process.version}; client and server on loopback, server in its own process`);
+printTable(
+  `@strata/state: counter increment over a WebSocket, vs raw fastify + @fastify/websocket (memory at ${TABS} idle tabs)`,
+  ['server', 'p50 ms', 'p95 ms', `events/s (${THROUGHPUT_CLIENTS} sockets)`, 'heap KB/tab', 'RSS KB/tab'],
+  [
+    ['raw fastify ws', raw.p50.toFixed(3), raw.p95.toFixed(3), raw.perSecond.toFixed(0), raw.heap.toFixed(1), raw.rss.toFixed(1)],
+    ['strata', strata.p50.toFixed(3), strata.p95.toFixed(3), strata.perSecond.toFixed(0), strata.heap.toFixed(1), strata.rss.toFixed(1)],
+    ['strata / raw', `${(strata.p50 / raw.p50).toFixed(2)}×`, `${(strata.p95 / raw.p95).toFixed(2)}×`, `${(strata.perSecond / raw.perSecond).toFixed(2)}×`, '', ''],
+  ],
+);
+console.log('goals: p50 ≤ 1.3× raw, throughput ≥ 0.75× raw, ≤ 15 KB heap and ≤ 25 KB RSS per idle tab');

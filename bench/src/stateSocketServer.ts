@@ -1,0 +1,49 @@
+/**
+ * The server side of the socket benchmark, run in its own process so its heap is measured
+ * alone: `raw` is a plain fastify + @fastify/websocket handler doing the counter work,
+ * `strata` the same counter as a Strata state. Talks to the driver over IPC.
+ */
+import websocket from '@fastify/websocket';
+import fastify from 'fastify';
+import { defineState, strataState } from '@strata/state/server';
+import * as v from 'valibot';
+
+const mode = process.argv[2];
+const app = fastify({ logger: false });
+
+const Counter = defineState('counter', {
+  vars: () => ({ count: 0 }),
+  handlers: (h) => ({
+    increment: h.event({ args: v.object({ by: v.number() }), run: (s, { by }) => { s.count += by; } }),
+  }),
+});
+
+if (mode === 'raw') {
+  await app.register(websocket);
+  app.get('/ws', { websocket: true }, (socket) => {
+    const state = { count: 0 };
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as { seq: number; args: { by: number } };
+      state.count += frame.args.by;
+      socket.send(JSON.stringify({ t: 'result', seq: frame.seq, patch: { counter: [{ op: 'set', path: ['count'], value: state.count }] } }));
+    });
+  });
+} else {
+  // Rate limits are lifted for the throughput run: the benchmark measures the pipeline, not the limiter.
+  await app.register(strataState, { states: [Counter], secret: 'bench-secret-bench-secret-bench-secret!!', limits: { eventsPerSecond: 1e9, burst: 1e9, queueLength: 1e6 } });
+  app.get('/token', async (request) => ({ token: app.strata.issueToken(request) }));
+}
+
+const address = await app.listen({ port: 0, host: '127.0.0.1' });
+
+function memory() {
+  for (let i = 0; i < 4; i++) globalThis.gc?.();
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heapUsed, rss };
+}
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'memory') process.send!({ type: 'memory', ...memory() });
+  if (message.type === 'stop') void app.close().then(() => process.exit(0));
+});
+process.send!({ type: 'ready', address });
