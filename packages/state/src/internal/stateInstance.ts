@@ -16,6 +16,10 @@ interface ComputedEntry {
   dirty: boolean;
 }
 
+const NONE: Record<string, unknown> = Object.freeze({});
+const NO_USES: ReadonlyMap<string, unknown> = new Map();
+const NO_COMPUTED: ReadonlyMap<string, unknown> = new Map();
+
 /** The computed var being evaluated; every state read meanwhile is recorded as its input. */
 let active: ComputedEntry | undefined;
 
@@ -32,14 +36,14 @@ export class StateInstance {
   readonly name: string;
   private readonly vars: Record<string, unknown>;
   private readonly backend: Record<string, unknown>;
-  private readonly computed = new Map<string, ComputedEntry>();
-  private readonly uses = new Map<string, StateInstance>();
+  private readonly computed: Map<string, ComputedEntry>;
+  private readonly uses: Map<string, StateInstance>;
   /** Exactly what the client holds: client vars and computed vars, as JSON. */
   private readonly shadow: Record<string, JsonValue> = {};
   /** Client vars read or written since the last commit (a read may be followed by a nested write). */
   private readonly touched = new Set<string>();
   /** Computed entries (of any state of the tab) that read a key of this state. */
-  private readonly dependents = new Map<string, Set<ComputedEntry>>();
+  private dependents: Map<string, Set<ComputedEntry>> | undefined;
   private selfProxy: object | undefined;
 
   constructor(
@@ -54,9 +58,12 @@ export class StateInstance {
       assertClientValue(this.name, key, value);
       this.shadow[key] = cloneJson(value as JsonValue);
     }
-    this.backend = definition.backend?.() ?? {};
+    // States without backend vars, uses or computed vars share empty containers: an idle tab stays small.
+    this.backend = definition.backend?.() ?? NONE;
+    this.uses = definition.uses ? new Map() : (NO_USES as Map<string, StateInstance>);
     for (const [key, used] of Object.entries((definition.uses ?? {}) as Record<string, AnyServerStateDef>)) this.uses.set(key, resolveUse(used));
     this.checkNames();
+    this.computed = definition.computed ? new Map() : (NO_COMPUTED as Map<string, ComputedEntry>);
     for (const [key, fn] of Object.entries((definition.computed ?? {}) as Record<string, Computed>)) {
       this.computed.set(key, { owner: this, key, fn, value: undefined, deps: new Map(), dirty: true });
     }
@@ -122,7 +129,7 @@ export class StateInstance {
   }
 
   private evaluate(entry: ComputedEntry): unknown {
-    for (const [instance, keys] of entry.deps) for (const key of keys) instance.dependents.get(key)?.delete(entry);
+    for (const [instance, keys] of entry.deps) for (const key of keys) instance.dependents?.get(key)?.delete(entry);
     entry.deps = new Map();
     const outer = active;
     active = entry;
@@ -136,6 +143,7 @@ export class StateInstance {
     assertClientValue(this.name, entry.key, entry.value);
     for (const [instance, keys] of entry.deps) {
       for (const key of keys) {
+        instance.dependents ??= new Map();
         let set = instance.dependents.get(key);
         if (!set) instance.dependents.set(key, (set = new Set()));
         set.add(entry);
@@ -145,7 +153,7 @@ export class StateInstance {
   }
 
   private markDependents(key: string, dirtied: Set<StateInstance>): void {
-    for (const entry of this.dependents.get(key) ?? []) {
+    for (const entry of this.dependents?.get(key) ?? []) {
       if (entry.dirty) continue;
       entry.dirty = true;
       dirtied.add(entry.owner);
