@@ -1,5 +1,6 @@
 import { modelOfRow } from '@strata/model';
 import { StateError } from './errors.js';
+import { stateSelves } from './internal/stateSelves.js';
 
 /**
  * Checks that a value may be held in a client var: JSON data only (strings, finite numbers,
@@ -41,6 +42,7 @@ function findProblem(root: unknown): Problem | undefined {
     if (typeof value !== 'object') return { where, what: value === undefined ? 'undefined' : `a ${typeof value}`, hint: '' };
     const model = modelOfRow(value);
     if (model) return { where, what: `a ${model.name} row`, hint: ' with a serializer (toJSON) from @strata/serializer' };
+    if (stateSelves.has(value)) return { where, what: 'a state object (it includes backend-only vars)', hint: ': copy the vars you need into a plain object' };
     if (open.has(value)) return { where, what: 'a cycle', hint: '' };
     const proto = Object.getPrototypeOf(value);
     if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {

@@ -68,6 +68,8 @@ export class StateRuntime {
         const states = tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>;
         const token = this.options.tokens.issue({ tab: id, bind: conn.bind });
         conn.send(JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: id, token, ack: tab.lastSeq, states } satisfies ServerFrame));
+        for (const frame of tab.undelivered ?? []) conn.send(JSON.stringify(frame));
+        tab.undelivered = undefined;
       } catch (error) {
         this.fail(conn, error, {});
       }

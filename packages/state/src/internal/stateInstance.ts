@@ -3,6 +3,7 @@ import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
 import { applyPatch, diff, type JsonValue, type Patch } from '../patch.js';
 import { cloneJson } from './cloneJson.js';
+import { stateSelves } from './stateSelves.js';
 
 type Computed = (self: unknown) => unknown;
 
@@ -13,6 +14,8 @@ interface ComputedEntry {
   value: unknown;
   /** Inputs read by the last computation, as `instance → keys`. */
   deps: Map<StateInstance, Set<string>>;
+  /** The inputs of the value the client holds (restored when an event is reverted). */
+  committedDeps: Map<StateInstance, Set<string>>;
   dirty: boolean;
 }
 
@@ -22,6 +25,8 @@ const NO_COMPUTED: ReadonlyMap<string, unknown> = new Map();
 
 /** The computed var being evaluated; every state read meanwhile is recorded as its input. */
 let active: ComputedEntry | undefined;
+/** True while a handler's read of a computed var evaluates it (and the computed vars it reads). */
+let handlerRead = false;
 
 /** What one event touched; the tab commits or reverts it as a whole. */
 export interface EventScope {
@@ -65,14 +70,18 @@ export class StateInstance {
     this.checkNames();
     this.computed = definition.computed ? new Map() : (NO_COMPUTED as Map<string, ComputedEntry>);
     for (const [key, fn] of Object.entries((definition.computed ?? {}) as Record<string, Computed>)) {
-      this.computed.set(key, { owner: this, key, fn, value: undefined, deps: new Map(), dirty: true });
+      this.computed.set(key, { owner: this, key, fn, value: undefined, deps: new Map(), committedDeps: new Map(), dirty: true });
     }
     for (const entry of this.computed.values()) this.shadow[entry.key] = cloneJson(this.evaluate(entry) as JsonValue);
+    for (const entry of this.computed.values()) entry.committedDeps = entry.deps;
   }
 
   /** The object handlers and computed vars see: vars, backend vars, computed (read-only), used states. */
   get self(): object {
-    this.selfProxy ??= new Proxy(Object.create(null) as object, this.proxyHandler());
+    if (!this.selfProxy) {
+      this.selfProxy = new Proxy(Object.create(null) as object, this.proxyHandler());
+      stateSelves.add(this.selfProxy);
+    }
     return this.selfProxy;
   }
 
@@ -115,6 +124,7 @@ export class StateInstance {
   /** Records ops as received by the client (values are cloned: the live state moves on). */
   recordSent(ops: Patch): void {
     this.touched.clear();
+    for (const entry of this.computed.values()) entry.committedDeps = entry.deps;
     if (ops.length) applyPatch(this.shadow, ops.map((op) => ('value' in op ? { ...op, value: cloneJson(op.value) } : op)));
   }
 
@@ -123,13 +133,19 @@ export class StateInstance {
     for (const key of this.touched) this.vars[key] = cloneJson(this.shadow[key]!);
     this.touched.clear();
     for (const entry of this.computed.values()) {
-      entry.value = cloneJson(this.shadow[entry.key]!);
+      entry.value = deepFreeze(cloneJson(this.shadow[entry.key]!));
       entry.dirty = false;
+      // The failed job may have re-tracked the inputs against values that are now reverted.
+      if (entry.deps !== entry.committedDeps) {
+        untrack(entry);
+        entry.deps = entry.committedDeps;
+        track(entry);
+      }
     }
   }
 
   private evaluate(entry: ComputedEntry): unknown {
-    for (const [instance, keys] of entry.deps) for (const key of keys) instance.dependents?.get(key)?.delete(entry);
+    untrack(entry);
     entry.deps = new Map();
     const outer = active;
     active = entry;
@@ -141,20 +157,15 @@ export class StateInstance {
     entry.dirty = false;
     if (entry.value instanceof Promise) throw new StateError('STRATA_STATE_DEFINITION', `${this.name}.${entry.key} returned a Promise: computed vars are synchronous; load data in a handler into a var.`);
     assertClientValue(this.name, entry.key, entry.value);
-    for (const [instance, keys] of entry.deps) {
-      for (const key of keys) {
-        instance.dependents ??= new Map();
-        let set = instance.dependents.get(key);
-        if (!set) instance.dependents.set(key, (set = new Set()));
-        set.add(entry);
-      }
-    }
+    // Computed vars are read-only, and their value may be a var's own object: hand out a frozen copy.
+    entry.value = deepFreeze(cloneJson(entry.value as JsonValue));
+    track(entry);
     return entry.value;
   }
 
   private markDependents(key: string, dirtied: Set<StateInstance>): void {
     for (const entry of this.dependents?.get(key) ?? []) {
-      if (entry.dirty) continue;
+      // Even when already dirty: a failed commit can leave an entry of an uninvolved state dirty.
       entry.dirty = true;
       dirtied.add(entry.owner);
     }
@@ -178,20 +189,43 @@ export class StateInstance {
       let keys = active.deps.get(this);
       if (!keys) active.deps.set(this, (keys = new Set()));
       keys.add(entry.key);
-      return entry.dirty ? this.evaluate(entry) : entry.value;
+      // In a commit the dirty flags are exact; in a handler's read, touched inputs count too.
+      if (entry.dirty || (handlerRead && this.inputsTouched(entry))) this.refresh(entry);
+      return entry.value;
     }
     // Inside a handler, inputs it touched may have changed in place: compute afresh, and
     // leave the entry dirty so the commit compares it with what the client has.
     if (entry.dirty || this.inputsTouched(entry)) {
-      this.evaluate(entry);
-      entry.dirty = true;
-      this.scope.touch(this);
+      const outer = handlerRead;
+      handlerRead = true;
+      try {
+        this.refresh(entry);
+      } finally {
+        handlerRead = outer;
+      }
     }
     return entry.value;
   }
 
-  private inputsTouched(entry: ComputedEntry): boolean {
-    for (const [instance, keys] of entry.deps) for (const key of keys) if (instance.touched.has(key)) return true;
+  private refresh(entry: ComputedEntry): void {
+    this.evaluate(entry);
+    if (handlerRead) {
+      entry.dirty = true;
+      this.scope.touch(this);
+    }
+  }
+
+
+  private inputsTouched(entry: ComputedEntry, seen = new Set<ComputedEntry>()): boolean {
+    seen.add(entry);
+    for (const [instance, keys] of entry.deps) {
+      for (const key of keys) {
+        if (instance.touched.has(key)) return true;
+        // An input that is itself a computed var is stale when its own inputs were touched.
+        const inner = instance.computed.get(key);
+        if (inner && !seen.has(inner) && (inner.dirty || instance.inputsTouched(inner, seen))) return true;
+      }
+    }
     return false;
   }
 
@@ -212,7 +246,8 @@ export class StateInstance {
         if (typeof key === 'string' && Object.hasOwn(this.vars, key)) {
           if (active) refuse(key, 'cannot be assigned inside a computed var');
           assertClientValue(this.name, key, value);
-          this.vars[key] = value;
+          // A copy: a var never shares objects with another var, a computed value or the caller.
+          this.vars[key] = cloneJson(value as JsonValue);
           this.touched.add(key);
           this.scope.touch(this);
         } else if (typeof key === 'string' && Object.hasOwn(this.backend, key)) {
@@ -260,4 +295,30 @@ export class StateInstance {
 
 function pathName(path: Patch[number]['path']): string {
   return path.map((segment, i) => (Array.isArray(segment) ? `[${JSON.stringify(segment[0])}]` : i === 0 ? segment : `.${segment}`)).join('');
+}
+
+type Tracked = { dependents: Map<string, Set<ComputedEntry>> | undefined };
+
+function untrack(entry: ComputedEntry): void {
+  for (const [instance, keys] of entry.deps) for (const key of keys) (instance as unknown as Tracked).dependents?.get(key)?.delete(entry);
+}
+
+function track(entry: ComputedEntry): void {
+  for (const [instance, keys] of entry.deps) {
+    const owner = instance as unknown as Tracked;
+    for (const key of keys) {
+      owner.dependents ??= new Map();
+      let set = owner.dependents.get(key);
+      if (!set) owner.dependents.set(key, (set = new Set()));
+      set.add(entry);
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
 }

@@ -131,8 +131,13 @@ export class Tab implements EventScope {
 
   /** Sends a frame on the tab's current socket (dropped when none: the next welcome resyncs). */
   send(frame: ServerFrame): void {
-    this.connection?.send(JSON.stringify(frame));
+    if (this.connection) this.connection.send(JSON.stringify(frame));
+    // A task's end is not in the state the next welcome carries: keep it for the rejoin.
+    else if (frame.t === 'done' && (this.undelivered ??= []).length < 100) this.undelivered.push(frame);
   }
+
+  /** `done` frames of tasks that ended while no socket was attached (sent after the next welcome). */
+  undelivered: ServerFrame[] | undefined;
 
   /** Full client states of the named states. */
   snapshots(names: Iterable<string>, lookup: (name: string) => AnyServerStateDef): Record<string, unknown> {
