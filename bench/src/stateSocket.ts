@@ -75,16 +75,19 @@ async function openTab(server: Server, mode: Mode): Promise<{ socket: WebSocket;
   };
 }
 
-async function roundTrips(server: Server, mode: Mode): Promise<{ p50: number; p95: number; perSecond: number }> {
+async function roundTrips(server: Server, mode: Mode): Promise<{ p50: number; p95: number; perSecond: number; cpuPerEvent: number }> {
   const tab = await openTab(server, mode);
   let seq = 0;
   for (let i = 0; i < 500; i++) await tab.call(++seq);
   const samples: number[] = [];
+  const cpuBefore = await server.request<{ user: number; system: number }>('cpu');
   for (let i = 0; i < ROUND_TRIPS; i++) {
     const start = process.hrtime.bigint();
     await tab.call(++seq);
     samples.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  const cpuAfter = await server.request<{ user: number; system: number }>('cpu');
+  const cpuPerEvent = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / ROUND_TRIPS;
   tab.socket.close();
   samples.sort((a, b) => a - b);
   const tabs = await Promise.all(Array.from({ length: THROUGHPUT_CLIENTS }, () => openTab(server, mode)));
@@ -100,7 +103,7 @@ async function roundTrips(server: Server, mode: Mode): Promise<{ p50: number; p9
     }),
   );
   for (const t of tabs) t.socket.close();
-  return { p50: median(samples), p95: samples[Math.floor(samples.length * 0.95)]!, perSecond: done / (THROUGHPUT_MS / 1000) };
+  return { p50: median(samples), p95: samples[Math.floor(samples.length * 0.95)]!, perSecond: done / (THROUGHPUT_MS / 1000), cpuPerEvent };
 }
 
 async function memoryPerTab(server: Server, mode: Mode): Promise<{ heap: number; rss: number }> {
@@ -115,8 +118,8 @@ async function memoryPerTab(server: Server, mode: Mode): Promise<{ heap: number;
 
 // Timing alternates raw and strata over several rounds (medians reported): a busy machine skews one run, not the ratio.
 const ROUNDS = 3;
-const results = new Map<Mode, { p50: number; p95: number; perSecond: number; heap: number; rss: number }>();
-const rounds = new Map<Mode, { p50: number; p95: number; perSecond: number }[]>([['raw', []], ['strata', []]]);
+const results = new Map<Mode, { p50: number; p95: number; perSecond: number; cpuPerEvent: number; heap: number; rss: number }>();
+const rounds = new Map<Mode, { p50: number; p95: number; perSecond: number; cpuPerEvent: number }[]>([['raw', []], ['strata', []]]);
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of ['raw', 'strata'] as const) {
     const server = await startServer(mode);
@@ -129,18 +132,18 @@ for (const mode of ['raw', 'strata'] as const) {
   const memory = await memoryPerTab(memServer, mode);
   await memServer.stop();
   const runs = rounds.get(mode)!;
-  results.set(mode, { p50: median(runs.map((r) => r.p50)), p95: median(runs.map((r) => r.p95)), perSecond: median(runs.map((r) => r.perSecond)), ...memory });
+  results.set(mode, { p50: median(runs.map((r) => r.p50)), p95: median(runs.map((r) => r.p95)), perSecond: median(runs.map((r) => r.perSecond)), cpuPerEvent: median(runs.map((r) => r.cpuPerEvent)), ...memory });
 }
 const raw = results.get('raw')!;
 const strata = results.get('strata')!;
 console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length}, Node ${process.version}; client and server on loopback, server in its own process`);
 printTable(
   `@strata/state: counter increment over a WebSocket, vs raw fastify + @fastify/websocket (memory at ${TABS} idle tabs)`,
-  ['server', 'p50 ms', 'p95 ms', `events/s (${THROUGHPUT_CLIENTS} sockets)`, 'heap KB/tab', 'RSS KB/tab'],
+  ['server', 'p50 ms', 'p95 ms', `events/s (${THROUGHPUT_CLIENTS} sockets)`, 'server CPU µs/event', 'heap KB/tab', 'RSS KB/tab'],
   [
-    ['raw fastify ws', raw.p50.toFixed(3), raw.p95.toFixed(3), raw.perSecond.toFixed(0), raw.heap.toFixed(1), raw.rss.toFixed(1)],
-    ['strata', strata.p50.toFixed(3), strata.p95.toFixed(3), strata.perSecond.toFixed(0), strata.heap.toFixed(1), strata.rss.toFixed(1)],
-    ['strata / raw', `${(strata.p50 / raw.p50).toFixed(2)}×`, `${(strata.p95 / raw.p95).toFixed(2)}×`, `${(strata.perSecond / raw.perSecond).toFixed(2)}×`, '', ''],
+    ['raw fastify ws', raw.p50.toFixed(3), raw.p95.toFixed(3), raw.perSecond.toFixed(0), raw.cpuPerEvent.toFixed(1), raw.heap.toFixed(1), raw.rss.toFixed(1)],
+    ['strata', strata.p50.toFixed(3), strata.p95.toFixed(3), strata.perSecond.toFixed(0), strata.cpuPerEvent.toFixed(1), strata.heap.toFixed(1), strata.rss.toFixed(1)],
+    ['strata / raw', `${(strata.p50 / raw.p50).toFixed(2)}×`, `${(strata.p95 / raw.p95).toFixed(2)}×`, `${(strata.perSecond / raw.perSecond).toFixed(2)}×`, `${(strata.cpuPerEvent / raw.cpuPerEvent).toFixed(2)}×`, '', ''],
   ],
 );
 console.log('goals: p50 ≤ 1.3× raw, throughput ≥ 0.75× raw, ≤ 15 KB heap and ≤ 25 KB RSS per idle tab');

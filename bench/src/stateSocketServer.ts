@@ -44,6 +44,7 @@ function memory() {
 
 process.on('message', (message: { type: string }) => {
   if (message.type === 'memory') process.send!({ type: 'memory', ...memory() });
+  if (message.type === 'cpu') process.send!({ type: 'cpu', ...process.cpuUsage() });
   if (message.type === 'stop') void app.close().then(() => process.exit(0));
 });
 process.send!({ type: 'ready', address });

@@ -100,7 +100,7 @@ export class Connection implements RuntimeConnection {
     const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
     if (size > this.limits.maxFrameBytes) throw new StateError('STRATA_STATE_FRAME_TOO_LARGE', `A frame may hold at most ${this.limits.maxFrameBytes} bytes; this one has ${size}.`);
     if (isBinary) throw new FrameError('Frames are JSON text; binary frames are not accepted.');
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
     return parseClientFrame(text);
   }
 

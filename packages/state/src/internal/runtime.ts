@@ -35,6 +35,7 @@ export interface RuntimeOptions {
 }
 
 type EventFrame = { seq: number; state: string; handler: string; args?: JsonValue };
+type Prepared = { def: AnyServerStateDef; handler: AnyHandler; args: unknown };
 
 /** The state runtime of one server: the declared states and the per-tab event pipeline. */
 export class StateRuntime {
@@ -131,13 +132,14 @@ export class StateRuntime {
 
   private async runEvent(tab: Tab, conn: RuntimeConnection, frame: EventFrame): Promise<void> {
     const { seq } = frame;
-    let prepared: { def: AnyServerStateDef; handler: AnyHandler; args: unknown };
+    let prepared: Prepared;
     try {
       if (seq <= tab.lastSeq) throw new StateError('STRATA_STATE_REPLAYED', `Event ${seq} was already processed (last: ${tab.lastSeq}).`);
       tab.lastSeq = seq;
       tab.lastSeen = Date.now();
       this.options.manager.touch(tab);
-      prepared = await this.prepare(tab, frame);
+      const pending = this.prepare(tab, frame);
+      prepared = pending instanceof Promise ? await pending : pending;
     } catch (error) {
       conn.strike();
       tab.send({ t: 'result', seq, error: toWireError(error, this.options.production) });
@@ -173,24 +175,28 @@ export class StateRuntime {
     }
   }
 
-  private async prepare(tab: Tab, frame: EventFrame): Promise<{ def: AnyServerStateDef; handler: AnyHandler; args: unknown }> {
+  /** Looks up the handler and validates the arguments (synchronously when the schema is sync). */
+  private prepare(tab: Tab, frame: EventFrame): Prepared | Promise<Prepared> {
     const def = this.lookup(frame.state);
     const handler = this.handlers.get(def.name)!.get(frame.handler);
     if (!handler) throw new StateError('STRATA_STATE_UNKNOWN_HANDLER', `${def.name} has no handler named "${frame.handler}".`);
     const where = `${def.name}.${frame.handler}`;
-    let args: unknown;
-    if (handler.args) {
-      // Sync schemas parse without a promise: most handlers take plain data.
-      const parsed = handler.args.async ? await v.safeParseAsync(handler.args, frame.args) : v.safeParse(handler.args as v.GenericSchema, frame.args);
+    const finish = (args: unknown): Prepared => {
+      if (handler.rateLimit && !tab.allowCall(where, handler.rateLimit)) {
+        throw new StateError('STRATA_STATE_RATE_LIMITED', `${where} allows ${handler.rateLimit.max} calls per ${handler.rateLimit.windowMs} ms; wait a moment.`);
+      }
+      return { def, handler, args };
+    };
+    if (!handler.args) {
+      if (frame.args !== undefined) throw new StateError('STRATA_STATE_BAD_ARGS', `${where} takes no arguments.`);
+      return finish(undefined);
+    }
+    const checked = (parsed: v.SafeParseResult<v.GenericSchema>) => {
       if (!parsed.success) throw argsError(where, parsed.issues);
-      args = parsed.output;
-    } else if (frame.args !== undefined) {
-      throw new StateError('STRATA_STATE_BAD_ARGS', `${where} takes no arguments.`);
-    }
-    if (handler.rateLimit && !tab.allowCall(where, handler.rateLimit)) {
-      throw new StateError('STRATA_STATE_RATE_LIMITED', `${where} allows ${handler.rateLimit.max} calls per ${handler.rateLimit.windowMs} ms; wait a moment.`);
-    }
-    return { def, handler, args };
+      return finish(parsed.output);
+    };
+    if (handler.args.async) return v.safeParseAsync(handler.args, frame.args).then(checked);
+    return checked(v.safeParse(handler.args as v.GenericSchema, frame.args));
   }
 
   private register(def: AnyServerStateDef): void {

@@ -72,7 +72,8 @@ export class Tab implements EventScope {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
       try {
-        await next.job();
+        const pending = next.job();
+        if (pending) await pending;
       } catch (error) {
         this.onJobError(error);
       } finally {
