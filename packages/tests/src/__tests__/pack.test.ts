@@ -41,12 +41,12 @@ describe('the published packages', () => {
   });
 
   it(
-    'installs with npm outside the monorepo, runs the model README example and loads every entry point',
+    'installs with npm outside the monorepo, runs the model README example, loads every entry point and runs a state round trip',
     () => {
       const app = join(work, 'app');
       mkdirSync(app);
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'strata-user', private: true, type: 'module' }));
-      run('npm', ['install', '--no-audit', '--no-fund', ...PUBLIC.map((pkg) => tarballs.get(pkg)!), 'drizzle-kit@0.31.11'], app);
+      run('npm', ['install', '--no-audit', '--no-fund', ...PUBLIC.map((pkg) => tarballs.get(pkg)!), 'drizzle-kit@0.31.11', 'ws@8.23.0'], app);
       writeFileSync(join(app, 'example.mjs'), readmeExample('model'));
       const output = run('node', ['example.mjs'], app);
       expect(output).toContain("name: 'Sencha', price: '12.50', stock: 2");
@@ -55,7 +55,36 @@ describe('the published packages', () => {
       const probe = `for (const name of ${JSON.stringify(entries)}) console.log(name, Object.keys(await import(name)).length > 0);`;
       writeFileSync(join(app, 'entries.mjs'), probe);
       expect(run('node', ['entries.mjs'], app).trim().split('\n')).toEqual(entries.map((name) => `${name} true`));
+      writeFileSync(join(app, 'state.mjs'), STATE_ROUND_TRIP);
+      expect(run('node', ['state.mjs'], app).trim()).toBe('count 2 double 4');
     },
     300_000,
   );
 });
+
+/** The state README's server + client, as a user would write them in plain JS, over a real socket. */
+const STATE_ROUND_TRIP = `
+import fastify from 'fastify';
+import * as v from 'valibot';
+import { WebSocket } from 'ws';
+import { defineState, strataState } from '@strata/state/server';
+import { createClient } from '@strata/state/client';
+
+const Counter = defineState('counter', {
+  vars: () => ({ count: 0 }),
+  computed: { double: (s) => s.count * 2 },
+  handlers: (h) => ({ increment: h.event({ args: v.object({ by: v.number() }), run: (s, { by }) => { s.count += by; } }) }),
+});
+const app = fastify();
+await app.register(strataState, { states: [Counter], secret: 'pack-test-secret-pack-test-secret-!!' });
+app.get('/token', (request) => ({ token: app.strata.issueToken(request) }));
+const origin = await app.listen({ port: 0, host: '127.0.0.1' });
+const { token } = (await app.inject({ url: '/token' })).json();
+class NodeSocket extends WebSocket { constructor(url) { super(url, { headers: { origin } }); } }
+const client = createClient({ url: origin.replace('http', 'ws') + '/strata/ws', token, WebSocket: NodeSocket });
+const counter = client.state('counter');
+await counter.call.increment({ by: 2 });
+console.log('count', counter.value.count, 'double', counter.value.double);
+client.close();
+await app.close();
+`;
