@@ -89,3 +89,19 @@ export async function join(server: TestServer, states: string[], token?: string)
   const welcome = (await client.next((f) => f.t === 'welcome')) as Extract<ServerFrame, { t: 'welcome' }>;
   return { client, welcome };
 }
+
+/** Sends one event and resolves with its result frame. */
+export async function call(client: RawClient, seq: number, state: string, handler: string, args?: unknown): Promise<Extract<ServerFrame, { t: 'result' }>> {
+  client.send(args === undefined ? { t: 'event', seq, state, handler } : { t: 'event', seq, state, handler, args });
+  return (await client.next((f) => f.t === 'result' && f.seq === seq)) as Extract<ServerFrame, { t: 'result' }>;
+}
+
+/** Connects, records every raw text frame (from the welcome on), and joins. */
+export async function joinRaw(s: TestServer, states: string[]): Promise<{ client: RawClient; raw: string[] }> {
+  const client = await connect(s.wsUrl, { origin: s.origin });
+  const raw: string[] = [];
+  client.socket.on('message', (data) => raw.push(data.toString()));
+  client.send({ t: 'join', v: 1, token: await s.token(), states });
+  await client.next((f) => f.t === 'welcome');
+  return { client, raw };
+}
