@@ -116,6 +116,11 @@ export interface StateDefinition<TVars extends AnyVars, TBackend extends AnyVars
   uses?: TUses;
   /** Derived client-visible values; each recomputes only when a var it read changed. */
   computed?: TComputed & Record<string, (self: StateSelf<TVars, TBackend, unknown, TUses>) => unknown>;
+  /**
+   * Key fields of keyed lists other than `id`, by path (property names joined by dots):
+   * `{ items: 'sku', 'order.lines': 'lineNo' }`. Lists of objects with a unique `id` need nothing.
+   */
+  keys?: Record<string, string>;
   /** The only functions the client may call. */
   handlers?: (h: HandlerBuilder<StateSelf<TVars, TBackend, TComputed, TUses>>) => THandlers;
 }
@@ -146,6 +151,9 @@ export function defineState<
 >(name: TName, definition: StateDefinition<TVars, TBackend, TComputed, TUses, THandlers>): StateDef<TName, TVars, TBackend, TComputed, TUses, THandlers> {
   if (!NAME.test(name)) throw new StateError('STRATA_STATE_DEFINITION', `State name "${name}" must start with a letter and hold only letters, digits, "_", "." or "-" (at most 64).`);
   if (typeof definition?.vars !== 'function') throw new StateError('STRATA_STATE_DEFINITION', `State "${name}" needs vars: () => ({ … }), a factory of fresh vars per tab.`);
+  for (const [path, field] of Object.entries(definition.keys ?? {})) {
+    if (typeof field !== 'string' || field === '' || field === '__proto__') throw new StateError('STRATA_STATE_DEFINITION', `State "${name}": keys.${path} must name the key field of that list.`);
+  }
   return Object.freeze({ name, definition });
 }
 

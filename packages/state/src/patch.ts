@@ -10,7 +10,8 @@
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type ItemKey = string | number;
-export type PathSegment = string | readonly [ItemKey];
+/** A property name, or a keyed-list item: `[key]` (keyed by `id`) or `[key, field]` (keyed by a declared field). */
+export type PathSegment = string | readonly [ItemKey] | readonly [ItemKey, string];
 export type Path = readonly PathSegment[];
 
 /** One patch operation. */
@@ -20,11 +21,17 @@ export type PatchOp =
   /** Remove the object property at `path`. */
   | { op: 'del'; path: Path }
   /** Insert `value` into the keyed list at `path`, right after the item keyed `after` (`null`: first). */
-  | { op: 'ins'; path: Path; after: ItemKey | null; value: JsonValue }
+  | { op: 'ins'; path: Path; after: ItemKey | null; value: JsonValue; by?: string }
   /** Remove the item keyed `key` from the keyed list at `path`. */
-  | { op: 'rm'; path: Path; key: ItemKey }
+  | { op: 'rm'; path: Path; key: ItemKey; by?: string }
   /** Move the item keyed `key` to right after the item keyed `after` (`null`: first). */
-  | { op: 'mv'; path: Path; key: ItemKey; after: ItemKey | null };
+  | { op: 'mv'; path: Path; key: ItemKey; after: ItemKey | null; by?: string };
+
+/** Options of {@link diff}. */
+export interface DiffOptions {
+  /** The key field of the list at a path (its property names joined by dots, e.g. `order.lines`); default `id`. */
+  keyOf?: (dottedPath: string) => string | undefined;
+}
 
 export type Patch = PatchOp[];
 
@@ -37,12 +44,12 @@ const isObject = (value: unknown): value is JsonObject => {
   return proto === Object.prototype || proto === null;
 };
 
-/** The key of a list item, when the list is keyed (every item an object with a unique primitive `id`). */
-function keysOf(list: readonly JsonValue[]): ItemKey[] | undefined {
+/** The keys of a list's items, when the list is keyed (every item an object with a unique primitive `field`). */
+function keysOf(list: readonly JsonValue[], field: string): ItemKey[] | undefined {
   const keys: ItemKey[] = [];
   const seen = new Set<ItemKey>();
   for (const item of list) {
-    const key = isObject(item) ? item.id : undefined;
+    const key = isObject(item) ? item[field] : undefined;
     if ((typeof key !== 'string' && typeof key !== 'number') || seen.has(key)) return undefined;
     seen.add(key);
     keys.push(key);
@@ -51,48 +58,51 @@ function keysOf(list: readonly JsonValue[]): ItemKey[] | undefined {
 }
 
 /** The operations that turn `before` into `after` (both JSON data). */
-export function diff(before: JsonValue, after: JsonValue, path: Path = []): Patch {
+export function diff(before: JsonValue, after: JsonValue, path: Path = [], options: DiffOptions = {}): Patch {
   const ops: Patch = [];
-  diffInto(ops, before, after, path);
+  diffInto(ops, before, after, path, options);
   return ops;
 }
 
-function diffInto(ops: Patch, before: JsonValue, after: JsonValue, path: Path): void {
+function diffInto(ops: Patch, before: JsonValue, after: JsonValue, path: Path, options: DiffOptions): void {
   if (before === after) return;
-  if (Array.isArray(before) && Array.isArray(after)) return diffList(ops, before, after, path);
-  if (isObject(before) && isObject(after)) return diffObject(ops, before, after, path);
+  if (Array.isArray(before) && Array.isArray(after)) return diffList(ops, before, after, path, options);
+  if (isObject(before) && isObject(after)) return diffObject(ops, before, after, path, options);
   ops.push({ op: 'set', path, value: after });
 }
 
-function diffObject(ops: Patch, before: JsonObject, after: JsonObject, path: Path): void {
+function diffObject(ops: Patch, before: JsonObject, after: JsonObject, path: Path, options: DiffOptions): void {
   for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) ops.push({ op: 'del', path: [...path, key] });
   for (const key of Object.keys(after)) {
-    if (Object.hasOwn(before, key)) diffInto(ops, before[key]!, after[key]!, [...path, key]);
+    if (Object.hasOwn(before, key)) diffInto(ops, before[key]!, after[key]!, [...path, key], options);
     else ops.push({ op: 'set', path: [...path, key], value: after[key]! });
   }
 }
 
-function diffList(ops: Patch, before: JsonValue[], after: JsonValue[], path: Path): void {
-  const oldKeys = keysOf(before);
-  const newKeys = oldKeys && keysOf(after);
+function diffList(ops: Patch, before: JsonValue[], after: JsonValue[], path: Path, options: DiffOptions): void {
+  const field = (options.keyOf && options.keyOf(path.filter((segment) => typeof segment === 'string').join('.'))) ?? 'id';
+  const by = field === 'id' ? {} : { by: field };
+  const oldKeys = keysOf(before, field);
+  const newKeys = oldKeys && keysOf(after, field);
   if (!oldKeys || !newKeys) {
     if (before.length !== after.length || before.some((item, i) => !equal(item, after[i]!))) ops.push({ op: 'set', path, value: after });
     return;
   }
   const oldIndex = new Map(oldKeys.map((key, i) => [key, i]));
   const newSet = new Set(newKeys);
-  for (const key of oldKeys) if (!newSet.has(key)) ops.push({ op: 'rm', path, key });
+  for (const key of oldKeys) if (!newSet.has(key)) ops.push({ op: 'rm', path, key, ...by });
   // Items on the longest run that kept its order stay; every other kept item moves once.
   const kept = newKeys.filter((key) => oldIndex.has(key));
   const anchored = longestIncreasing(kept, (key) => oldIndex.get(key)!);
   newKeys.forEach((key, i) => {
     const previous = i === 0 ? null : newKeys[i - 1]!;
-    if (!oldIndex.has(key)) ops.push({ op: 'ins', path, after: previous, value: after[i]! });
-    else if (!anchored.has(key)) ops.push({ op: 'mv', path, key, after: previous });
+    if (!oldIndex.has(key)) ops.push({ op: 'ins', path, after: previous, value: after[i]!, ...by });
+    else if (!anchored.has(key)) ops.push({ op: 'mv', path, key, after: previous, ...by });
   });
   newKeys.forEach((key, i) => {
     const j = oldIndex.get(key);
-    if (j !== undefined) diffInto(ops, before[j]!, after[i]!, [...path, [key]]);
+    const segment: PathSegment = field === 'id' ? [key] : [key, field];
+    if (j !== undefined) diffInto(ops, before[j]!, after[i]!, [...path, segment], options);
   });
 }
 
@@ -152,7 +162,7 @@ function applyOp(root: JsonValue, op: PatchOp): void {
     const last = op.path[op.path.length - 1]!;
     if (Array.isArray(last)) {
       const list = asList(parent);
-      const index = indexOfKey(list, last[0]);
+      const index = indexOfKey(list, last[0], last[1]);
       if (op.op === 'set') list[index] = op.value;
       else list.splice(index, 1);
       return;
@@ -165,18 +175,18 @@ function applyOp(root: JsonValue, op: PatchOp): void {
     return;
   }
   const list = asList(resolve(root, op.path));
-  if (op.op === 'rm') list.splice(indexOfKey(list, op.key), 1);
-  else if (op.op === 'ins') list.splice(op.after === null ? 0 : indexOfKey(list, op.after) + 1, 0, op.value);
+  if (op.op === 'rm') list.splice(indexOfKey(list, op.key, op.by), 1);
+  else if (op.op === 'ins') list.splice(op.after === null ? 0 : indexOfKey(list, op.after, op.by) + 1, 0, op.value);
   else {
-    const [item] = list.splice(indexOfKey(list, op.key), 1);
-    list.splice(op.after === null ? 0 : indexOfKey(list, op.after) + 1, 0, item!);
+    const [item] = list.splice(indexOfKey(list, op.key, op.by), 1);
+    list.splice(op.after === null ? 0 : indexOfKey(list, op.after, op.by) + 1, 0, item!);
   }
 }
 
 function resolve(root: JsonValue, path: Path): JsonValue {
   let node = root;
   for (const segment of path) {
-    if (Array.isArray(segment)) node = asList(node)[indexOfKey(asList(node), segment[0])]!;
+    if (Array.isArray(segment)) node = asList(node)[indexOfKey(asList(node), segment[0], segment[1])]!;
     else if (isObject(node) && Object.hasOwn(node, segment as string)) node = node[segment as string]!;
     else throw new PatchError(`No value at ${format(path)}.`);
   }
@@ -188,8 +198,9 @@ function asList(node: JsonValue): JsonValue[] {
   return node;
 }
 
-function indexOfKey(list: JsonValue[], key: ItemKey): number {
-  const index = list.findIndex((item) => isObject(item) && item.id === key);
+function indexOfKey(list: JsonValue[], key: ItemKey, field = 'id'): number {
+  if (typeof field !== 'string' || field === '__proto__') throw new PatchError(`Refusing the key field ${JSON.stringify(field)}.`);
+  const index = list.findIndex((item) => isObject(item) && Object.hasOwn(item, field) && item[field] === key);
   if (index === -1) throw new PatchError(`No item keyed ${JSON.stringify(key)}.`);
   return index;
 }

@@ -24,7 +24,7 @@ export { EventError, StateError, stateErrorCodes } from './errors.js';
 export type { StateErrorCode } from './errors.js';
 export { assertClientValue } from './clientValue.js';
 export { applyPatch, diff, PatchError } from './patch.js';
-export type { ItemKey, JsonValue, Patch, PatchOp, Path, PathSegment } from './patch.js';
+export type { DiffOptions, ItemKey, JsonValue, Patch, PatchOp, Path, PathSegment } from './patch.js';
 export { CLOSE_CODES, DEFAULT_LIMITS, PROTOCOL_VERSION } from './protocol.js';
 export type { ClientAction, ClientFrame, ServerFrame, StatePatches, WireError } from './protocol.js';
 export type { AnyStateDef, DeepReadonly, HandlerTypes, inferArgs, inferClientState, inferHandlers, inferResult, StateTypes } from './types.js';

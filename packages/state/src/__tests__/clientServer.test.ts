@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient, type StrataClient, type WebSocketConstructorLike } from '../client.js';
 import { defineState } from '../defineState.js';
-import { startServer, type TestServer } from './serverHelpers.js';
+import { join, startServer, type TestServer } from './serverHelpers.js';
 
 const Counter = defineState('counter', {
   vars: () => ({ count: 0 }),
@@ -85,5 +85,45 @@ describe('createClient against the real server', () => {
     await vi.waitFor(() => expect(client.status).toBe('live'));
     expect(await counter.call.increment({ by: 1 })).toBe(21);
     expect(counter.value?.count).toBe(21);
+  });
+});
+
+describe('declared list keys, end to end', () => {
+  const Cart = defineState('cart', {
+    vars: () => ({ lines: [{ sku: 'A', qty: 1 }, { sku: 'B', qty: 1 }] }),
+    keys: { lines: 'sku' },
+    handlers: (h) => ({
+      setQty: h.event({ args: v.object({ sku: v.string(), qty: v.number() }), run: (s, { sku, qty }) => { s.lines.find((line) => line.sku === sku)!.qty = qty; } }),
+    }),
+  });
+
+  it('sends one op keyed by the declared field, and the client applies it and notifies that row only', async () => {
+    const cartServer = await startServer([Cart]);
+    const { origin } = cartServer;
+    const PageWebSocket = class extends WebSocket {
+      constructor(url: string) {
+        super(url, { origin });
+      }
+    } as unknown as WebSocketConstructorLike;
+    const raw = await join(cartServer, ['cart']);
+    raw.client.send({ t: 'event', seq: 1, state: 'cart', handler: 'setQty', args: { sku: 'B', qty: 4 } });
+    expect(await raw.client.next((f) => f.t === 'result')).toEqual({ t: 'result', seq: 1, patch: { cart: [{ op: 'set', path: ['lines', ['B', 'sku'], 'qty'], value: 4 }] } });
+    raw.client.socket.close();
+    const cartClient = createClient<typeof Cart>({ url: cartServer.wsUrl, token: await cartServer.token(), WebSocket: PageWebSocket });
+    try {
+      const cart = cartClient.state('cart');
+      await cart.ready;
+      const a = vi.fn();
+      const b = vi.fn();
+      cart.watch(['lines', ['A', 'sku'], 'qty'], a);
+      cart.watch(['lines', ['B', 'sku']], b);
+      await cart.call.setQty({ sku: 'A', qty: 7 });
+      expect(cart.value?.lines).toEqual([{ sku: 'A', qty: 7 }, { sku: 'B', qty: 1 }]);
+      expect(a).toHaveBeenCalledTimes(1);
+      expect(b).not.toHaveBeenCalled();
+    } finally {
+      cartClient.close();
+      await cartServer.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyPatch, diff, type JsonValue, type Patch } from '../server.js';
+import { applyPatch, diff, type JsonValue, type Patch, PatchError } from '../server.js';
 import { applyPatch as applyInBrowser } from '../client.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -68,5 +68,28 @@ describe('diff and applyPatch', () => {
     expect(() => applyPatch({}, [{ op: 'set', path: ['__proto__'], value: { polluted: true } }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(() => applyPatch({ list: [] }, [{ op: 'rm', path: ['list'], key: 1 }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
+  });
+});
+
+describe('declared list keys', () => {
+  const before = { cart: { lines: [{ sku: 'A', qty: 1 }, { sku: 'B', qty: 2 }, { sku: 'C', qty: 3 }] } };
+  const keyOf = (path: string) => (path === 'cart.lines' ? 'sku' : undefined);
+
+  it('keys a list by the declared field: one op per changed, inserted, moved or removed item', () => {
+    const after = { cart: { lines: [{ sku: 'C', qty: 3 }, { sku: 'A', qty: 5 }, { sku: 'D', qty: 1 }] } };
+    const patch = diff(before, after, [], { keyOf });
+    expect(patch).toEqual([
+      { op: 'rm', path: ['cart', 'lines'], key: 'B', by: 'sku' },
+      { op: 'mv', path: ['cart', 'lines'], key: 'C', after: null, by: 'sku' },
+      { op: 'ins', path: ['cart', 'lines'], after: 'A', value: { sku: 'D', qty: 1 }, by: 'sku' },
+      { op: 'set', path: ['cart', 'lines', ['A', 'sku'], 'qty'], value: 5 },
+    ]);
+    expect(applyPatch(structuredClone(before), patch)).toEqual(after);
+  });
+
+  it('replaces the list whole when the declared key is missing or repeated, and refuses a __proto__ key field', () => {
+    const after = { cart: { lines: [{ sku: 'A', qty: 1 }, { sku: 'A', qty: 2 }] } };
+    expect(diff(before, after, [], { keyOf })).toEqual([{ op: 'set', path: ['cart', 'lines'], value: after.cart.lines }]);
+    expect(() => applyPatch(structuredClone(before), [{ op: 'rm', path: ['cart', 'lines'], key: 'A', by: '__proto__' }])).toThrow(PatchError);
   });
 });

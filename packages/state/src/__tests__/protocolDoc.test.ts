@@ -9,13 +9,14 @@ const blocks = [...doc.matchAll(/```json (client-frame|server-frame)\n([\s\S]*?)
 
 const json: v.GenericSchema<JsonValue> = v.lazy(() => v.union([v.string(), v.number(), v.boolean(), v.null(), v.array(json), v.record(v.string(), json)]));
 const key = v.union([v.string(), v.number()]);
-const path = v.array(v.union([v.string(), v.tuple([key])]));
+const path = v.array(v.union([v.string(), v.tuple([key]), v.tuple([key, v.string()])]));
+const by = v.optional(v.string());
 const op = v.variant('op', [
   v.strictObject({ op: v.literal('set'), path, value: json }),
   v.strictObject({ op: v.literal('del'), path }),
-  v.strictObject({ op: v.literal('ins'), path, after: v.nullable(key), value: json }),
-  v.strictObject({ op: v.literal('rm'), path, key }),
-  v.strictObject({ op: v.literal('mv'), path, key, after: v.nullable(key) }),
+  v.strictObject({ op: v.literal('ins'), path, after: v.nullable(key), value: json, by }),
+  v.strictObject({ op: v.literal('rm'), path, key, by }),
+  v.strictObject({ op: v.literal('mv'), path, key, after: v.nullable(key), by }),
 ]);
 const patches = v.record(v.string(), v.array(op));
 const wireError = v.strictObject({ code: v.pipe(v.string(), v.regex(/^[A-Z][A-Z0-9_]+$/)), message: v.string(), fields: v.optional(v.record(v.string(), v.array(v.string()))) });
@@ -50,6 +51,12 @@ describe('docs/protocol.md', () => {
   it.each(blocks.filter((b) => b.kind === 'server-frame').map((b) => [b.text.trim().slice(0, 60), b.text]))('server frame %s fits the frame types', (_, text) => {
     const result = v.safeParse(serverFrame, JSON.parse(text));
     expect(result.issues?.map((issue) => `${v.getDotPath(issue)}: ${issue.message}`) ?? []).toEqual([]);
+  });
+
+  it('documents patches that fit the op types', () => {
+    const examples = [...doc.matchAll(/```json patch\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as unknown);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const example of examples) expect(v.safeParse(v.array(op), example).issues ?? []).toEqual([]);
   });
 
   it('applies the welcome, then the result patch, to the documented state', () => {

@@ -111,7 +111,8 @@ function prune(start: Node): void {
 
 function checkSegment(segment: PathSegment): PathSegment {
   if (typeof segment === 'string') return segment;
-  const key: unknown = Array.isArray(segment) && segment.length === 1 ? segment[0] : undefined;
+  const fits = Array.isArray(segment) && (segment.length === 1 || (segment.length === 2 && typeof segment[1] === 'string'));
+  const key: unknown = fits ? segment[0] : undefined;
   if (typeof key === 'string' || typeof key === 'number') return segment;
-  throw new TypeError(`A watched path segment must be a property name or [key] with a string or number key, not ${JSON.stringify(segment)}.`);
+  throw new TypeError(`A watched path segment must be a property name, [key] or [key, field] with a string or number key, not ${JSON.stringify(segment)}.`);
 }

@@ -1,7 +1,7 @@
 import { assertClientValue } from '../clientValue.js';
 import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
-import { applyPatch, diff, type JsonValue, type Patch } from '../patch.js';
+import { applyPatch, type DiffOptions, diff, type JsonValue, type Patch } from '../patch.js';
 import { cloneJson } from './cloneJson.js';
 import { stateSelves } from './stateSelves.js';
 
@@ -20,6 +20,7 @@ interface ComputedEntry {
 }
 
 const NONE: Record<string, unknown> = Object.freeze({});
+const NO_OPTIONS: DiffOptions = Object.freeze({});
 const NO_USES: ReadonlyMap<string, unknown> = new Map();
 const NO_COMPUTED: ReadonlyMap<string, unknown> = new Map();
 
@@ -50,6 +51,7 @@ export class StateInstance {
   /** Computed entries (of any state of the tab) that read a key of this state. */
   private dependents: Map<string, Set<ComputedEntry>> | undefined;
   private selfProxy: object | undefined;
+  private readonly diffOptions: DiffOptions;
 
   constructor(
     readonly def: AnyServerStateDef,
@@ -58,6 +60,8 @@ export class StateInstance {
   ) {
     this.name = def.name;
     const { definition } = def;
+    const keys = definition.keys;
+    this.diffOptions = keys ? { keyOf: (path) => (Object.hasOwn(keys, path) ? keys[path] : undefined) } : NO_OPTIONS;
     this.vars = definition.vars();
     for (const [key, value] of Object.entries(this.vars)) {
       assertClientValue(this.name, key, value);
@@ -99,7 +103,7 @@ export class StateInstance {
   commitVars(dirtied: Set<StateInstance>): Patch {
     const ops: Patch = [];
     for (const key of this.touched) {
-      const changed = diff(this.shadow[key]!, this.vars[key] as JsonValue, [key]);
+      const changed = diff(this.shadow[key]!, this.vars[key] as JsonValue, [key], this.diffOptions);
       if (changed.length === 0) continue;
       for (const op of changed) if ('value' in op) assertClientValue(this.name, pathName(op.path), op.value);
       ops.push(...changed);
@@ -113,7 +117,7 @@ export class StateInstance {
     const ops: Patch = [];
     for (const entry of this.computed.values()) {
       if (!entry.dirty) continue;
-      const changed = diff(this.shadow[entry.key]!, this.evaluate(entry) as JsonValue, [entry.key]);
+      const changed = diff(this.shadow[entry.key]!, this.evaluate(entry) as JsonValue, [entry.key], this.diffOptions);
       if (changed.length === 0) continue;
       ops.push(...changed);
       this.markDependents(entry.key, dirtied);
