@@ -7,7 +7,7 @@ import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
 import { StateRuntime } from './internal/runtime.js';
 import type { Tab } from './internal/tab.js';
-import { DEFAULT_LIMITS } from './protocol.js';
+import { DEFAULT_LIMITS, type Limits } from './protocol.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
 
 /** Options of the {@link strataState} fastify plugin. */
@@ -27,7 +27,7 @@ export interface StrataStateOptions {
   /** Where tabs live. Default: {@link createMemoryStateManager}. */
   manager?: StateManager;
   /** Frame, rate and queue limits (see docs/protocol.md, "Limits"). */
-  limits?: Partial<typeof DEFAULT_LIMITS>;
+  limits?: Partial<Limits>;
   /** How long a join token is valid (ms). Default 1 hour. */
   tokenTtlMs?: number;
   /** Ties join tokens to something of the request (e.g. the session id); verified again on the upgrade. */

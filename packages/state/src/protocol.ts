@@ -7,8 +7,19 @@ import type { JsonValue, Patch } from './patch.js';
 /** The protocol version both sides speak; a join with another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
+/** Inbound limits of a connection (docs/protocol.md, "Limits"). */
+export interface Limits {
+  maxFrameBytes: number;
+  hardFrameBytes: number;
+  eventsPerSecond: number;
+  burst: number;
+  queueLength: number;
+  maxStrikes: number;
+  joinTimeoutMs: number;
+}
+
 /** Default limits (the server's options can lower or raise them). */
-export const DEFAULT_LIMITS = {
+export const DEFAULT_LIMITS: Readonly<Limits> = {
   /** Largest inbound text frame answered with a typed error instead of being read (bytes). */
   maxFrameBytes: 64 * 1024,
   /** Largest frame the socket accepts at all; above it the connection closes with 1009. */
@@ -23,7 +34,7 @@ export const DEFAULT_LIMITS = {
   maxStrikes: 50,
   /** Time from the upgrade to the join frame (ms). */
   joinTimeoutMs: 10_000,
-} as const;
+};
 
 /** WebSocket close codes the server uses. */
 export const CLOSE_CODES = {

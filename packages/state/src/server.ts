@@ -26,5 +26,5 @@ export { assertClientValue } from './clientValue.js';
 export { applyPatch, diff, PatchError } from './patch.js';
 export type { DiffOptions, ItemKey, JsonValue, Patch, PatchOp, Path, PathSegment } from './patch.js';
 export { CLOSE_CODES, DEFAULT_LIMITS, PROTOCOL_VERSION } from './protocol.js';
-export type { ClientAction, ClientFrame, ServerFrame, StatePatches, WireError } from './protocol.js';
+export type { ClientAction, ClientFrame, Limits, ServerFrame, StatePatches, WireError } from './protocol.js';
 export type { AnyStateDef, DeepReadonly, HandlerTypes, inferArgs, inferClientState, inferHandlers, inferResult, StateTypes } from './types.js';
