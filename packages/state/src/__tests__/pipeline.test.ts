@@ -2,21 +2,12 @@ import { ValidationError } from '@strata/model';
 import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineState, type EventContext, EventError, type Guard, type Middleware, type ServerFrame, type StrataStateOptions } from '../server.js';
-import { connect, join, type RawClient, startServer, type TestServer } from './serverHelpers.js';
+import { call, connect, join, type RawClient, startServer, type TestServer } from './serverHelpers.js';
 
 type Result = Extract<ServerFrame, { t: 'result' }>;
 type User = { name: string; admin: boolean };
 
 let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function call(client: RawClient, seq: number, state: string, handler: string, args?: unknown): Promise<Result> {
-  client.send(args === undefined ? { t: 'event', seq, state, handler } : { t: 'event', seq, state, handler, args });
-  return (await client.next((f) => f.t === 'result' && f.seq === seq)) as Result;
-}
 
 /** Connects with extra upgrade headers (cookies), then joins by hand. */
 async function joinWith(s: TestServer, headers: Record<string, string>, states: string[]) {

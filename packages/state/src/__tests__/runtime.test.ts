@@ -6,10 +6,6 @@ import { call, connect, join, joinRaw, type RawClient, startServer, type TestSer
 type Result = Extract<ServerFrame, { t: 'result' }>;
 
 let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
 
 async function serve(states: readonly AnyServerStateDef[]): Promise<TestServer> {
   server = await startServer(states);

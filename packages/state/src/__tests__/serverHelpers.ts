@@ -1,4 +1,5 @@
 import fastify, { type FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { type AnyServerStateDef, type StrataStateOptions, strataState } from '../server.js';
 import type { ServerFrame } from '../protocol.js';
@@ -14,14 +15,24 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A fastify app with the state plugin on an ephemeral loopback port. */
+const running = new Set<TestServer>();
+
+// Every server a test starts is closed after it, whatever the test did.
+afterEach(async () => {
+  const servers = [...running];
+  running.clear();
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+/** A fastify app with the state plugin on an ephemeral loopback port (closed after the test). */
 export async function startServer(states: readonly AnyServerStateDef[], options: Partial<StrataStateOptions> = {}): Promise<TestServer> {
   const app = fastify({ logger: false });
   await app.register(strataState, { states, secret: SECRET, ...options });
   app.get('/page', async (request) => ({ token: app.strata.issueToken(request) }));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = address;
-  return {
+  let closing: Promise<void> | undefined;
+  const server: TestServer = {
     app,
     origin,
     wsUrl: `${address.replace('http', 'ws')}/strata/ws`,
@@ -29,8 +40,14 @@ export async function startServer(states: readonly AnyServerStateDef[], options:
       const response = await app.inject({ method: 'GET', url: '/page' });
       return (response.json() as { token: string }).token;
     },
-    close: () => app.close(),
+    close: () => {
+      running.delete(server);
+      closing ??= app.close().then(() => undefined);
+      return closing;
+    },
   };
+  running.add(server);
+  return server;
 }
 
 /** A raw protocol client: a real socket plus every frame it received. */

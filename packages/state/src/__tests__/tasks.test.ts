@@ -1,20 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defineState, type EventContext, EventError, type Middleware, type ServerFrame, type StrataStateOptions } from '../server.js';
-import { join, type RawClient, startServer, type TestServer } from './serverHelpers.js';
+import { call, join, type RawClient, startServer, type TestServer } from './serverHelpers.js';
 
 type Result = Extract<ServerFrame, { t: 'result' }>;
 type Done = Extract<ServerFrame, { t: 'done' }>;
 
 let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function call(client: RawClient, seq: number, state: string, handler: string, args?: unknown): Promise<Result> {
-  client.send(args === undefined ? { t: 'event', seq, state, handler } : { t: 'event', seq, state, handler, args });
-  return (await client.next((f) => f.t === 'result' && f.seq === seq)) as Result;
-}
 
 /** The frames received so far, from the result of `seq` on. */
 function framesFrom(client: RawClient, seq: number): ServerFrame[] {
