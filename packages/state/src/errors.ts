@@ -10,6 +10,7 @@ export const stateErrorCodes = {
   STRATA_STATE_NOT_JOINED: 'A frame arrived before a successful join.',
   STRATA_STATE_BAD_ORIGIN: 'A WebSocket upgrade came from an origin that is not allowed.',
   STRATA_STATE_BAD_TOKEN: 'The join token is missing, forged, expired or bound to another session.',
+  STRATA_STATE_TAB_EXPIRED: 'A reconnect named a tab the server no longer holds (expired, evicted or restarted).',
   STRATA_STATE_UNKNOWN_STATE: 'A frame names a state the app does not declare.',
   STRATA_STATE_UNKNOWN_HANDLER: 'An event names a handler the state does not declare.',
   STRATA_STATE_BAD_ARGS: 'An event’s arguments fail the handler’s schema.',

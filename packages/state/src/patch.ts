@@ -169,9 +169,10 @@ function applyOp(root: JsonValue, op: PatchOp): void {
     }
     if (!isObject(parent)) throw new PatchError(`No object at ${format(op.path)}.`);
     const key = last as string;
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new PatchError(`Refusing the key "${key}".`);
-    if (op.op === 'set') parent[key] = op.value;
-    else delete parent[key];
+    // Keys are data, whatever their name: "__proto__" becomes an own property, never the prototype.
+    if (op.op === 'del') delete parent[key];
+    else if (key === '__proto__') Object.defineProperty(parent, key, { value: op.value, enumerable: true, writable: true, configurable: true });
+    else parent[key] = op.value;
     return;
   }
   const list = asList(resolve(root, op.path));

@@ -7,7 +7,7 @@ import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
 import { StateRuntime } from './internal/runtime.js';
 import type { Tab } from './internal/tab.js';
-import { DEFAULT_LIMITS, type Limits } from './protocol.js';
+import { CLOSE_CODES, DEFAULT_LIMITS, type Limits } from './protocol.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
 
 /** Options of the {@link strataState} fastify plugin. */
@@ -65,12 +65,15 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   const production = options.production ?? (process.env.NODE_ENV === 'production' || process.env.STRATA_ENV === 'production');
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const path = (options.path ?? '/strata').replace(/\/$/, '');
-  const allowed = options.allowedOrigins;
-  if (production && allowed?.includes('*')) throw new StateError('STRATA_STATE_DEFINITION', 'allowedOrigins "*" is refused in production: list the origins the app is served from.');
-  const tokens = new JoinTokens(options.secret, options.tokenTtlMs ?? 60 * 60_000);
+  if (production && options.allowedOrigins?.includes('*')) throw new StateError('STRATA_STATE_DEFINITION', 'allowedOrigins "*" is refused in production: list the origins the app is served from.');
+  const tokenTtlMs = options.tokenTtlMs ?? 60 * 60_000;
+  const tokens = new JoinTokens(options.secret, tokenTtlMs);
   const connections = new Set<Connection>();
   const manager = (options.manager ?? createMemoryStateManager<Tab>()) as StateManager<Tab>;
-  manager.onDrop((tab) => dropTab(tab));
+  manager.onDrop((tab) => {
+    tab.cancelTasks();
+    tab.connection?.close(CLOSE_CODES.expired, 'This tab expired on the server; reload the page.');
+  });
   const runtime = new StateRuntime({
     states: options.states,
     middleware: options.middleware ?? [],
@@ -81,31 +84,23 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     reconnectGraceMs: options.reconnectGraceMs ?? 15_000,
     logError: (error, where) => fastify.log.error({ err: error, ...where }, 'strata state event failed'),
   });
+  await registerWebsocket(fastify, limits.hardFrameBytes);
 
-  if (!fastify.hasDecorator('websocketServer')) await fastify.register(websocket, { options: { maxPayload: limits.hardFrameBytes } });
-
-  const checkOrigin = async (request: FastifyRequest, reply: FastifyReply) => {
-    const origin = request.headers.origin;
-    const ok = typeof origin === 'string' && (allowed ? allowed.includes(origin) || allowed.includes('*') : origin === `${request.protocol}://${request.host}`);
-    if (!ok) {
-      return reply.code(403).send({ error: { code: 'STRATA_STATE_BAD_ORIGIN', message: 'This origin may not open a state socket.' } });
-    }
-  };
-
-  fastify.get(`${path}/ws`, { websocket: true, preValidation: checkOrigin }, (socket, request) => {
+  fastify.get(`${path}/ws`, { websocket: true, preValidation: originCheck(options.allowedOrigins) }, (socket, request) => {
     const connection = new Connection(socket, upgradeFacts(request, options.bindToken), runtime, tokens, limits);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
   });
-
   fastify.get(`${path}/health`, async () => ({ status: 'ok' }));
 
   const heartbeat = setInterval(() => {
+    const now = Date.now();
     for (const connection of connections) {
       if (!connection.alive) connection.socket.terminate();
       else {
         connection.alive = false;
         connection.socket.ping();
+        connection.refreshToken(tokenTtlMs, now);
       }
     }
   }, options.heartbeatMs ?? 30_000);
@@ -115,17 +110,32 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     issueToken: (request: FastifyRequest) => tokens.issue({ bind: options.bindToken?.(request) }),
     stats: () => ({ tabs: manager.size, connections: connections.size }),
   } satisfies StrataStateServer);
-
   fastify.addHook('onClose', async () => {
     clearInterval(heartbeat);
-    for (const connection of connections) connection.close(1001, 'Server shutting down.');
+    for (const connection of connections) connection.close(CLOSE_CODES.tryAgain, 'Server shutting down.');
     await manager.close();
   });
+}
 
-  function dropTab(tab: Tab): void {
-    tab.cancelTasks();
-    tab.connection?.close(4410, 'This tab expired on the server; reload the page.');
+/** Registers @fastify/websocket with the hard frame limit, or checks the app's registration keeps to it. */
+async function registerWebsocket(fastify: FastifyInstance, hardFrameBytes: number): Promise<void> {
+  if (!fastify.hasDecorator('websocketServer')) {
+    await fastify.register(websocket, { options: { maxPayload: hardFrameBytes } });
+    return;
   }
+  const maxPayload = (fastify.websocketServer as { options?: { maxPayload?: number } } | undefined)?.options?.maxPayload;
+  if (maxPayload === undefined || maxPayload > hardFrameBytes) {
+    throw new StateError('STRATA_STATE_DEFINITION', `@fastify/websocket was registered with maxPayload ${maxPayload ?? 'unset'}; register it with options.maxPayload ≤ ${hardFrameBytes} (limits.hardFrameBytes), or let the state plugin register it.`);
+  }
+}
+
+/** The upgrade check: the Origin must be one of `allowed`, by default the app's own origin. */
+function originCheck(allowed: readonly string[] | undefined) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    const ok = typeof origin === 'string' && (allowed ? allowed.includes(origin) || allowed.includes('*') : origin === `${request.protocol}://${request.host}`);
+    if (!ok) return reply.code(403).send({ error: { code: 'STRATA_STATE_BAD_ORIGIN', message: 'This origin may not open a state socket.' } });
+  };
 }
 
 // Like fastify-plugin: the decoration and routes belong to the app, not to a child context.

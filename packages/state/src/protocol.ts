@@ -85,4 +85,5 @@ export type ServerFrame =
   | { t: 'result'; seq: number; value?: JsonValue; error?: WireError; patch?: StatePatches; actions?: ClientAction[]; task?: true }
   | { t: 'done'; seq: number; value?: JsonValue; error?: WireError }
   | { t: 'patch'; patch: StatePatches; actions?: ClientAction[] }
+  | { t: 'token'; token: string }
   | { t: 'error'; error: WireError; seq?: number };

@@ -16,8 +16,11 @@ export interface ManagedTab {
  * and save and unlock after: at most 2 round trips per event.
  */
 export interface StateManager<TTab extends ManagedTab = ManagedTab> {
-  /** The tab with this id, made by `create` when the manager holds none. Throws `STRATA_STATE_QUEUE_FULL` when full of connected tabs. */
-  open(id: string, create: () => TTab): Promise<TTab>;
+  /**
+   * The tab with this id, made by `create` when the manager holds none (without `create`:
+   * undefined). Throws `STRATA_STATE_QUEUE_FULL` when full of connected tabs.
+   */
+  open(id: string, create?: () => TTab): Promise<TTab | undefined>;
   /** Runs one job of the tab with exclusive access to its stored state. */
   run<T>(tab: TTab, job: () => Promise<T>): Promise<T>;
   /** Records activity of a tab (LRU order, idle clock). */
@@ -71,6 +74,7 @@ export function createMemoryStateManager<TTab extends ManagedTab>(options: Memor
         tabs.set(id, found);
         return found;
       }
+      if (!create) return undefined;
       if (tabs.size >= maxTabs) {
         let victim: TTab | undefined;
         for (const tab of tabs.values()) {

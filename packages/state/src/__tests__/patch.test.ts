@@ -61,13 +61,27 @@ describe('diff and applyPatch', () => {
     expect(diff({ a: 1 }, {})).toEqual([{ op: 'del', path: ['a'] }]);
   });
 
-  it('tells subscribers every touched path, and refuses prototype keys and ops that do not fit', () => {
+  it('tells subscribers every touched path, and refuses ops that do not fit', () => {
     const touched: unknown[] = [];
     applyPatch({ a: { b: 1 } }, [{ op: 'set', path: ['a', 'b'], value: 2 }], (path) => touched.push(path));
     expect(touched).toEqual([['a', 'b']]);
-    expect(() => applyPatch({}, [{ op: 'set', path: ['__proto__'], value: { polluted: true } }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(() => applyPatch({ list: [] }, [{ op: 'rm', path: ['list'], key: 1 }])).toThrow(expect.objectContaining({ code: 'STRATA_STATE_BAD_PATCH' }));
+  });
+});
+
+describe('keys named like prototype members', () => {
+  it('treats "__proto__", "constructor" and "prototype" as data on both sides, never as the prototype', () => {
+    const before = { words: { the: 1 } as Record<string, number> };
+    const after = JSON.parse('{ "words": { "the": 2, "constructor": 1, "prototype": 1, "__proto__": 1 } }') as JsonValue;
+    const patch = diff(before, after);
+    expect(patch).toHaveLength(4);
+    const applied = applyInBrowser(clone(before), JSON.parse(JSON.stringify(patch)) as Patch) as { words: Record<string, unknown> };
+    expect(applied).toEqual(after);
+    expect(Object.getPrototypeOf(applied.words)).toBe(Object.prototype);
+    expect(Object.keys(applied.words).sort()).toEqual(['__proto__', 'constructor', 'prototype', 'the']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    applyPatch(applied as unknown as JsonValue, [{ op: 'del', path: ['words', '__proto__'] }]);
+    expect(Object.keys(applied.words)).not.toContain('__proto__');
   });
 });
 

@@ -35,13 +35,14 @@ const serverFrame = v.variant('t', [
   v.strictObject({ t: v.literal('done'), seq, value: v.optional(json), error: v.optional(wireError) }),
   v.strictObject({ t: v.literal('patch'), patch: patches, actions: v.optional(v.array(action)) }),
   v.strictObject({ t: v.literal('error'), error: wireError, seq: v.optional(seq) }),
+  v.strictObject({ t: v.literal('token'), token: v.string() }),
 ]);
 
 describe('docs/protocol.md', () => {
   it('has examples of every client and server frame type', () => {
     const types = (kind: string) => new Set(blocks.filter((b) => b.kind === kind).map((b) => (JSON.parse(b.text) as { t: string }).t));
     expect([...types('client-frame')].sort()).toEqual(['cancel', 'event', 'join', 'sub', 'unsub']);
-    expect([...types('server-frame')].sort()).toEqual(['done', 'error', 'patch', 'result', 'state', 'welcome']);
+    expect([...types('server-frame')].sort()).toEqual(['done', 'error', 'patch', 'result', 'state', 'token', 'welcome']);
   });
 
   it.each(blocks.filter((b) => b.kind === 'client-frame').map((b) => [b.text.trim().slice(0, 60), b.text]))('client frame %s parses with the server’s parser', (_, text) => {

@@ -153,7 +153,7 @@ describe('createMemoryStateManager', () => {
     const m = managed();
     manager = m.manager;
     const tab = await m.open(fake('a'));
-    expect(await m.manager.run(tab, async () => 42)).toBe(42);
+    expect(await m.manager.run(tab!, async () => 42)).toBe(42);
   });
 });
 

@@ -261,7 +261,7 @@ describe('background tasks', () => {
     await call(client, 1, 'job', 'refuses');
     expect(await client.next((f) => f.t === 'done')).toEqual({ t: 'done', seq: 1, error: { code: 'JOB_REFUSED', message: 'No more imports today.' } });
     await call(client, 2, 'job', 'returnsDate');
-    expect(await client.next((f) => f.t === 'done')).toMatchObject({ t: 'done', seq: 2, error: { code: 'STRATA_STATE_NOT_JSON', message: expect.stringMatching(/^job\.returnsDate\(\) result holds a Date/) } });
+    expect(await client.next((f) => f.t === 'done')).toMatchObject({ t: 'done', seq: 2, error: { code: 'STRATA_STATE_NOT_JSON', message: 'The server could not complete this action.' } });
     client.socket.close();
   });
 

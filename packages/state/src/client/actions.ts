@@ -1,3 +1,4 @@
+import { isSafeTarget, TOAST_LEVELS } from '../safeTarget.js';
 import type { JsonValue } from '../patch.js';
 import type { ClientAction } from '../protocol.js';
 
@@ -41,9 +42,9 @@ export function createActionRunner(
 ): (actions: readonly unknown[]) => void {
   const perform = (action: ClientAction): void => {
     if (action.type === 'call') return callFunction(functions, action);
-    if (action.type === 'redirect') return safeTarget(action.to) ? (handlers.redirect ?? redirect)(action) : refuse(action.to);
+    if (action.type === 'redirect') return isSafeTarget(action.to) ? (handlers.redirect ?? redirect)(action) : refuse(action.to);
     if (action.type === 'toast') return (handlers.toast ?? toast)(action);
-    if (action.url !== undefined && !safeTarget(action.url)) return refuse(action.url);
+    if (action.url !== undefined && !isSafeTarget(action.url)) return refuse(action.url);
     return (handlers.download ?? download)(action);
   };
   return (actions) => {
@@ -65,13 +66,6 @@ function callFunction(functions: ReadonlyMap<string, ClientFunction>, action: Ex
   const fn = functions.get(action.name);
   if (fn) fn(...action.args);
   else console.warn(`[strata] The server called the client function "${action.name}", which the page did not register; ignored.`);
-}
-
-const SAFE_TARGET = /^(?:\/(?![/\\])|https?:\/\/)/i;
-
-/** A same-origin path or an explicit http(s) URL; control characters could turn `/\t/x` into `//x`. */
-function safeTarget(to: string): boolean {
-  return SAFE_TARGET.test(to) && ![...to].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f);
 }
 
 function refuse(to: string): void {
@@ -103,7 +97,6 @@ function download(action: DownloadAction): void {
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isOptional = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || check(value);
-const LEVELS = new Set(['info', 'success', 'warning', 'error']);
 
 function isAction(value: unknown): value is ClientAction {
   if (typeof value !== 'object' || value === null) return false;
@@ -112,7 +105,7 @@ function isAction(value: unknown): value is ClientAction {
     case 'redirect':
       return isString(a.to) && isOptional(a.replace, (r) => typeof r === 'boolean');
     case 'toast':
-      return isString(a.message) && LEVELS.has(a.level as string);
+      return isString(a.message) && TOAST_LEVELS.has(a.level as string);
     case 'download':
       return isString(a.filename) && isOptional(a.url, isString) && isOptional(a.content, isString) && isOptional(a.contentType, isString);
     case 'call':

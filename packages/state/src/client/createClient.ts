@@ -179,6 +179,10 @@ class Client implements StateHost {
     if (frame.t === 'result') return this.#result(frame);
     if (frame.t === 'patch') return this.#patch(frame);
     if (frame.t === 'done') return this.#done(frame);
+    if (frame.t === 'token') {
+      this.#token = frame.token;
+      return;
+    }
     return this.#error(frame);
   }
 

@@ -23,6 +23,7 @@ const shapes: Record<ServerFrame['t'], Record<string, Check>> = {
   done: { seq: isSeq, error: optional(isWireError) },
   patch: { patch: isPatches, actions: optional(Array.isArray) },
   error: { error: isWireError, seq: optional(isSeq) },
+  token: { token: isString },
 };
 
 /** A server frame read from a text message, or a sentence saying why it is not one. */

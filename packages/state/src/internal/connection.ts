@@ -3,12 +3,13 @@ import type { ConnectionInfo } from '../context.js';
 import { StateError } from '../errors.js';
 import { CLOSE_CODES, type ClientFrame, PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
 import { FrameError, parseClientFrame } from './frames.js';
-import type { JoinTokens } from './joinToken.js';
+import type { JoinTokens, VerifiedToken } from './joinToken.js';
 import type { RuntimeConnection, StateRuntime } from './runtime.js';
 import type { Tab } from './tab.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
+  hardFrameBytes: number;
   eventsPerSecond: number;
   burst: number;
   maxStrikes: number;
@@ -31,11 +32,13 @@ export class Connection implements RuntimeConnection {
   info!: ConnectionInfo;
   readonly bind: string | undefined;
   alive = true;
+  /** When the socket last got a fresh reconnect token (ms). */
+  tokenAt = 0;
   private tab: Tab | undefined;
   private backlog: [RawData, boolean][] | undefined;
   private strikes = 0;
-  private tokens: number;
-  private refilledAt = Date.now();
+  /** Attached to a tab but not welcomed yet: the tab's frames wait (the welcome carries their effects). */
+  private held = false;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -46,7 +49,6 @@ export class Connection implements RuntimeConnection {
     private readonly limits: ConnectionLimits,
   ) {
     this.bind = facts.bind;
-    this.tokens = limits.burst;
     this.joinTimer = setTimeout(() => this.close(CLOSE_CODES.policy, 'No join frame in time.'), limits.joinTimeoutMs);
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
     socket.on('pong', () => {
@@ -58,8 +60,32 @@ export class Connection implements RuntimeConnection {
     });
   }
 
+  get isOpen(): boolean {
+    return this.socket.readyState === 1;
+  }
+
   send(frame: string): void {
-    if (this.socket.readyState === 1) this.socket.send(frame);
+    if (this.held || this.socket.readyState !== 1) return;
+    // A client that does not read its frames is not allowed to grow the server's buffers.
+    if (this.socket.bufferedAmount > 4 * this.limits.hardFrameBytes) return this.close(CLOSE_CODES.policy, 'The client is not reading its frames.');
+    this.socket.send(frame);
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  welcome(text: string): void {
+    this.held = false;
+    this.tokenAt = Date.now();
+    this.send(text);
+  }
+
+  /** Sends a fresh reconnect token when the last one is half through its life. */
+  refreshToken(ttlMs: number, now = Date.now()): void {
+    if (!this.tab || this.held || now - this.tokenAt < ttlMs / 2) return;
+    this.tokenAt = now;
+    this.send(JSON.stringify({ t: 'token', token: this.joinTokens.issue({ tab: this.info.tab, bind: this.bind, rejoin: true }) } satisfies ServerFrame));
   }
 
   close(code: number, reason: string): void {
@@ -78,6 +104,7 @@ export class Connection implements RuntimeConnection {
     // ws still delivers frames that were in flight when the close began; none of them is read.
     if (this.socket.readyState !== 1) return;
     if (this.backlog) {
+      if (this.backlog.length >= this.limits.burst) return this.close(CLOSE_CODES.policy, 'Too many frames before the join completed.');
       this.backlog.push([data, isBinary]);
       return;
     }
@@ -98,6 +125,10 @@ export class Connection implements RuntimeConnection {
 
   private parse(data: RawData, isBinary: boolean): ClientFrame {
     const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
+    if (size > this.limits.hardFrameBytes) {
+      this.close(CLOSE_CODES.tooBig, 'Frame above the hard limit.');
+      throw new StateError('STRATA_STATE_FRAME_TOO_LARGE', `A frame may hold at most ${this.limits.maxFrameBytes} bytes; this one has ${size}.`);
+    }
     if (size > this.limits.maxFrameBytes) throw new StateError('STRATA_STATE_FRAME_TOO_LARGE', `A frame may hold at most ${this.limits.maxFrameBytes} bytes; this one has ${size}.`);
     if (isBinary) throw new FrameError('Frames are JSON text; binary frames are not accepted.');
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
@@ -107,13 +138,15 @@ export class Connection implements RuntimeConnection {
   private route(tab: Tab, frame: ClientFrame): void {
     // A socket that another one replaced is closing; nothing it still sends is read.
     if (tab.connection !== this) return;
+    // Every frame costs a token, so cheap frames (sub, cancel) cannot flood the tab either.
+    if (!tab.take(this.limits)) {
+      this.strike();
+      const error = { code: 'STRATA_STATE_RATE_LIMITED', message: 'Too many frames; slow down.' };
+      this.send(JSON.stringify((frame.t === 'event' ? { t: 'result', seq: frame.seq, error } : { t: 'error', error }) satisfies ServerFrame));
+      return;
+    }
     switch (frame.t) {
       case 'event':
-        if (!this.take()) {
-          this.strike();
-          this.send(JSON.stringify({ t: 'result', seq: frame.seq, error: { code: 'STRATA_STATE_RATE_LIMITED', message: 'Too many events; slow down.' } } satisfies ServerFrame));
-          return;
-        }
         this.runtime.event(tab, this, frame);
         return;
       case 'sub':
@@ -133,35 +166,26 @@ export class Connection implements RuntimeConnection {
       this.refuse(new FrameError(`This server speaks protocol version ${PROTOCOL_VERSION}, not ${frame.v}.`));
       return this.close(CLOSE_CODES.policy, 'Unsupported protocol version.');
     }
-    let tabId: string;
+    let token: VerifiedToken;
     try {
-      tabId = this.joinTokens.verify(frame.token, this.bind);
+      token = this.joinTokens.verify(frame.token, this.bind);
     } catch (error) {
       this.refuse(error);
       return this.close(CLOSE_CODES.badToken, (error as Error).message.slice(0, 120));
     }
     const { cookies, headers, ip, origin } = this.facts;
-    this.info = Object.freeze({ tab: tabId, cookies, headers, ip, origin });
+    this.info = Object.freeze({ tab: token.tab, cookies, headers, ip, origin });
     this.backlog = [];
     try {
-      this.tab = await this.runtime.join(this, frame.states);
+      this.tab = await this.runtime.join(this, frame.states, token.rejoin);
     } catch (error) {
       this.refuse(error);
-      if (error instanceof StateError && error.code === 'STRATA_STATE_QUEUE_FULL') this.close(CLOSE_CODES.tryAgain, 'Server full.');
+      const code = error instanceof StateError ? error.code : undefined;
+      this.close(code === 'STRATA_STATE_QUEUE_FULL' ? CLOSE_CODES.tryAgain : code === 'STRATA_STATE_TAB_EXPIRED' ? CLOSE_CODES.expired : CLOSE_CODES.policy, 'The join failed.');
     }
     const backlog = this.backlog;
     this.backlog = undefined;
     for (const [data, isBinary] of backlog) this.receive(data, isBinary);
-  }
-
-  /** Token bucket: `burst` at once, refilled at `eventsPerSecond`. */
-  private take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.limits.eventsPerSecond);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 
   private refuse(error: unknown, seq?: number): void {

@@ -4,8 +4,8 @@ import type { HandlerContext } from '../defineState.js';
 import { StateError } from '../errors.js';
 import type { JsonValue } from '../patch.js';
 import type { ClientAction } from '../protocol.js';
+import { isSafeTarget, TOAST_LEVELS } from '../safeTarget.js';
 
-const LEVELS = new Set(['info', 'success', 'warning', 'error']);
 
 /**
  * The context of one event, made fresh for every event from the connection's server-held
@@ -45,7 +45,7 @@ export class EventContextImpl implements HandlerContext {
   }
 
   toast(message: string, level: 'info' | 'success' | 'warning' | 'error' = 'info'): void {
-    if (typeof message !== 'string' || !LEVELS.has(level)) throw new StateError('STRATA_STATE_BAD_ACTION', 'toast(message, level) needs a string and one of info, success, warning, error.');
+    if (typeof message !== 'string' || !TOAST_LEVELS.has(level)) throw new StateError('STRATA_STATE_BAD_ACTION', 'toast(message, level) needs a string and one of info, success, warning, error.');
     this.push({ type: 'toast', message, level });
   }
 
@@ -69,16 +69,5 @@ export class EventContextImpl implements HandlerContext {
 
   private push(action: ClientAction): void {
     (this.actions ??= []).push(action);
-  }
-}
-
-function isSafeTarget(to: unknown): to is string {
-  if (typeof to !== 'string') return false;
-  if (to.startsWith('/')) return !to.startsWith('//') && !to.startsWith('/\\');
-  try {
-    const url = new URL(to);
-    return url.protocol === 'https:' || url.protocol === 'http:';
-  } catch {
-    return false;
   }
 }

@@ -5,6 +5,14 @@ interface TokenPayload {
   tab: string;
   exp: number;
   bind?: string;
+  /** Set on the tokens a joined socket gets for its reconnects: the tab must still exist. */
+  re?: 1;
+}
+
+/** What a valid token says. */
+export interface VerifiedToken {
+  tab: string;
+  rejoin: boolean;
 }
 
 /** Signs and verifies join tokens: `v1.<base64url payload>.<base64url HMAC-SHA256>`. */
@@ -17,15 +25,16 @@ export class JoinTokens {
   }
 
   /** A token for `tab` (a new random tab id when omitted), valid for the configured time. */
-  issue(options: { tab?: string; bind?: string | undefined } = {}, now = Date.now()): string {
+  issue(options: { tab?: string; bind?: string | undefined; rejoin?: boolean } = {}, now = Date.now()): string {
     const payload: TokenPayload = { tab: options.tab ?? randomBytes(12).toString('base64url'), exp: now + this.ttlMs };
     if (options.bind !== undefined) payload.bind = options.bind;
+    if (options.rejoin) payload.re = 1;
     const body = `v1.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
     return `${body}.${this.sign(body)}`;
   }
 
-  /** The tab id of a valid token; throws STRATA_STATE_BAD_TOKEN otherwise. */
-  verify(token: unknown, bind: string | undefined, now = Date.now()): string {
+  /** What a valid token says; throws STRATA_STATE_BAD_TOKEN otherwise. */
+  verify(token: unknown, bind: string | undefined, now = Date.now()): VerifiedToken {
     const bad = (why: string) => new StateError('STRATA_STATE_BAD_TOKEN', `The join token ${why}; reload the page for a new one.`);
     if (typeof token !== 'string' || token === '') throw bad('is missing');
     if (token.length > 1024) throw bad('is not valid');
@@ -44,7 +53,7 @@ export class JoinTokens {
     if (typeof payload.tab !== 'string' || typeof payload.exp !== 'number') throw bad('is not valid');
     if (payload.exp <= now) throw bad('has expired');
     if (payload.bind !== bind) throw bad('belongs to another session');
-    return payload.tab;
+    return { tab: payload.tab, rejoin: payload.re === 1 };
   }
 
   private sign(body: string): string {

@@ -17,6 +17,12 @@ export interface RuntimeConnection extends TabConnection {
   readonly info: ConnectionInfo;
   /** The token binding of the upgrade request (see `bindToken`). */
   readonly bind: string | undefined;
+  /** Whether the socket is still open. */
+  readonly isOpen: boolean;
+  /** Attached to its tab: frames are held back until {@link welcome} (their effects are in it). */
+  hold(): void;
+  /** Sends the welcome, then lets the tab's frames through. */
+  welcome(text: string): void;
   /** Counts a refused frame; enough in a row close the socket. */
   strike(): void;
   /** Clears the strikes (a frame was good). */
@@ -35,6 +41,9 @@ export interface RuntimeOptions {
 }
 
 type EventFrame = { seq: number; state: string; handler: string; args?: JsonValue };
+/** Background tasks one tab may run at once. */
+const MAX_TASKS = 8;
+
 type Prepared = { def: AnyServerStateDef; handler: AnyHandler; args: unknown };
 
 /** The state runtime of one server: the declared states and the per-tab event pipeline. */
@@ -54,32 +63,49 @@ export class StateRuntime {
   }
 
   /** Attaches a socket to its tab (taking it over from an older socket) and sends the welcome. */
-  async join(conn: RuntimeConnection, names: readonly string[]): Promise<Tab> {
+  /**
+   * Attaches a socket to its tab (taking it over from an older socket) and sends the welcome.
+   * A reconnect (`rejoin`) never makes a new tab: an unknown one is STRATA_STATE_TAB_EXPIRED,
+   * so events the lost tab already ran are not run again on an empty one. Resolves undefined
+   * when the socket closed meanwhile.
+   */
+  async join(conn: RuntimeConnection, names: readonly string[], rejoin: boolean): Promise<Tab | undefined> {
     for (const name of names) this.lookup(name);
     const id = conn.info.tab;
-    const tab = await this.options.manager.open(id, () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id })));
+    const create = () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }));
+    const tab = await this.options.manager.open(id, rejoin ? undefined : create);
+    if (!tab) throw new StateError('STRATA_STATE_TAB_EXPIRED', 'This tab is no longer held by the server; reload the page.');
+    if (!conn.isOpen) return undefined;
     const previous = tab.connection;
     if (previous && previous !== conn) previous.close(4409, 'Another connection joined as this tab.');
     tab.connection = conn;
+    conn.hold();
     clearTimeout(tab.graceTimer);
-    tab.enqueue(() => {
-      tab.subscribed.clear();
-      for (const name of names) tab.subscribed.add(name);
-      try {
-        const states = tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>;
-        const token = this.options.tokens.issue({ tab: id, bind: conn.bind });
-        conn.send(JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: id, token, ack: tab.lastSeq, states } satisfies ServerFrame));
-        for (const frame of tab.undelivered ?? []) conn.send(JSON.stringify(frame));
-        tab.undelivered = undefined;
-      } catch (error) {
-        this.fail(conn, error, {});
-      }
-    });
+    tab.enqueue(() => this.welcome(tab, conn, names));
     return tab;
+  }
+
+  private welcome(tab: Tab, conn: RuntimeConnection, names: readonly string[]): void {
+    tab.subscribed.clear();
+    for (const name of names) tab.subscribed.add(name);
+    let text: string;
+    try {
+      const states = tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>;
+      const token = this.options.tokens.issue({ tab: tab.id, bind: conn.bind, rejoin: true });
+      text = JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: tab.id, token, ack: tab.lastSeq, states } satisfies ServerFrame);
+    } catch (error) {
+      conn.welcome(JSON.stringify({ t: 'error', error: toWireError(error, this.options.production) } satisfies ServerFrame));
+      if (!isExpectedError(error)) this.options.logError(error, { tab: tab.id });
+      return conn.close(1008, 'The tab could not be joined.');
+    }
+    conn.welcome(text);
+    for (const frame of tab.undelivered ?? []) conn.send(JSON.stringify(frame));
+    tab.undelivered = undefined;
   }
 
   /** Adds states to what the tab shows and sends their full state. */
   subscribe(tab: Tab, conn: RuntimeConnection, names: readonly string[]): void {
+    if (tab.pending >= this.options.queueLength) return this.refuseQueued(tab, conn);
     tab.enqueue(() => {
       try {
         for (const name of names) this.lookup(name);
@@ -88,7 +114,7 @@ export class StateRuntime {
       } catch (error) {
         this.fail(conn, error, {});
       }
-    });
+    }, true);
   }
 
   unsubscribe(tab: Tab, names: readonly string[]): void {
@@ -99,12 +125,14 @@ export class StateRuntime {
 
   /** Queues an event behind the tab's others (refused at once when the queue is full). */
   event(tab: Tab, conn: RuntimeConnection, frame: EventFrame): void {
-    if (tab.pending >= this.options.queueLength) {
-      conn.strike();
-      tab.send({ t: 'result', seq: frame.seq, error: { code: 'STRATA_STATE_QUEUE_FULL', message: `${this.options.queueLength} events of this tab are already waiting; try again shortly.` } });
-      return;
-    }
+    if (tab.pending >= this.options.queueLength) return this.refuseQueued(tab, conn, frame.seq);
     tab.enqueue(() => this.runEvent(tab, conn, frame), true);
+  }
+
+  private refuseQueued(tab: Tab, conn: RuntimeConnection, seq?: number): void {
+    conn.strike();
+    const error = { code: 'STRATA_STATE_QUEUE_FULL', message: `${this.options.queueLength} jobs of this tab are already waiting; try again shortly.` };
+    tab.send(seq === undefined ? { t: 'error', error } : { t: 'result', seq, error });
   }
 
   cancel(tab: Tab, seq: number): void {
@@ -149,12 +177,17 @@ export class StateRuntime {
     const { def, handler, args } = prepared;
     const ctx = new EventContextImpl(conn.info, def.name, frame.handler);
     let value: unknown;
+    let start: (() => void) | undefined;
     try {
       const instance = tab.instance(def);
       const guards = toList(handler.guard);
       const inner = async () => {
         if (guards.length) await runGuards(guards, ctx);
-        if (handler.kind === 'task') startTask({ tab, instance, handler, args, seq, parent: ctx, production: this.options.production, logError: this.options.logError });
+        if (handler.kind === 'task') {
+          if (tab.tasks.size >= MAX_TASKS) throw new StateError('STRATA_STATE_QUEUE_FULL', `This tab already runs ${MAX_TASKS} tasks; wait for one to end.`);
+          // Started only once the event has succeeded as a whole (middleware after next(), the commit).
+          start = () => startTask({ tab, instance, handler, args, seq, parent: ctx, production: this.options.production, logError: this.options.logError });
+        }
         else value = await handler.run(instance.self, args, ctx);
       };
       const { middleware } = this.options;
@@ -168,6 +201,7 @@ export class StateRuntime {
       const actions = ctx.takeActions();
       if (actions) result.actions = actions;
       tab.send(result);
+      start?.();
     } catch (error) {
       tab.revert();
       if (!isExpectedError(error)) this.options.logError(error, { tab: tab.id, state: def.name, handler: frame.handler, seq });

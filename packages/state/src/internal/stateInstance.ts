@@ -150,11 +150,17 @@ export class StateInstance {
 
   private evaluate(entry: ComputedEntry): unknown {
     untrack(entry);
+    const previous = entry.deps;
     entry.deps = new Map();
     const outer = active;
     active = entry;
     try {
       entry.value = entry.fn(this.self);
+    } catch (error) {
+      // Still watch the old inputs, so a later change recomputes it.
+      entry.deps = previous;
+      track(entry);
+      throw error;
     } finally {
       active = outer;
     }
@@ -263,7 +269,8 @@ export class StateInstance {
       },
       deleteProperty: (_target, key) => refuse(key, 'cannot be deleted; assign null instead'),
       defineProperty: (_target, key) => refuse(key, 'cannot be defined; declare it in vars or backend'),
-      has: (_target, key) => typeof key === 'string' && this.keys().includes(key),
+      has: (_target, key) => typeof key === 'string' && (this.keys().includes(key) || Object.hasOwn(this.backend, key)),
+      // Backend vars are readable by name but never listed: spreading or serialising the state cannot leak them.
       ownKeys: () => this.keys(),
       getOwnPropertyDescriptor: (_target, key) => {
         if (typeof key !== 'string' || !this.keys().includes(key)) return undefined;
@@ -273,7 +280,7 @@ export class StateInstance {
   }
 
   private keys(): string[] {
-    return [...Object.keys(this.vars), ...Object.keys(this.backend), ...this.computed.keys(), ...this.uses.keys()];
+    return [...Object.keys(this.vars), ...this.computed.keys(), ...this.uses.keys()];
   }
 
   private checkNames(): void {

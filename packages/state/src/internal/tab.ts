@@ -31,6 +31,9 @@ export class Tab implements EventScope {
   private waiting = 0;
   private running = false;
   private handlerWindows: Map<string, { start: number; count: number }> | undefined;
+  /** The tab's token bucket (kept on the tab, so a reconnect does not refill it). */
+  private bucket = Number.NaN;
+  private bucketAt = 0;
 
   constructor(
     readonly id: string,
@@ -92,6 +95,7 @@ export class Tab implements EventScope {
     const involved = new Set<StateInstance>(this.touchedNow);
     const dirtied = new Set<StateInstance>(this.touchedNow);
     const changes = new Map<StateInstance, Patch>();
+    let patches: StatePatches | undefined;
     const add = (instance: StateInstance, ops: Patch) => {
       if (ops.length === 0) return;
       const list = changes.get(instance);
@@ -108,19 +112,18 @@ export class Tab implements EventScope {
           add(instance, instance.commitComputed(dirtied));
         }
       }
+      for (const instance of involved) {
+        const ops = changes.get(instance) ?? [];
+        // The shadow takes copies, so the ops' live values are safe to serialize in this same tick.
+        instance.recordSent(ops);
+        if (ops.length && this.subscribed.has(instance.name)) (patches ??= {})[instance.name] = ops;
+      }
     } catch (error) {
       for (const instance of involved) instance.revert();
       this.touchedNow.clear();
       throw error;
     }
     this.touchedNow.clear();
-    let patches: StatePatches | undefined;
-    for (const instance of involved) {
-      const ops = changes.get(instance) ?? [];
-      // The shadow takes copies, so the ops' live values are safe to serialize in this same tick.
-      instance.recordSent(ops);
-      if (ops.length && this.subscribed.has(instance.name)) (patches ??= {})[instance.name] = ops;
-    }
     return patches;
   }
 
@@ -145,6 +148,16 @@ export class Tab implements EventScope {
     const out: Record<string, unknown> = {};
     for (const name of names) out[name] = this.instance(lookup(name)).snapshot();
     return out;
+  }
+
+  /** Takes a token from the tab's bucket: `burst` at once, refilled at `eventsPerSecond`. */
+  take(limits: { burst: number; eventsPerSecond: number }, now = Date.now()): boolean {
+    const refilled = Number.isNaN(this.bucket) ? limits.burst : this.bucket + ((now - this.bucketAt) / 1000) * limits.eventsPerSecond;
+    this.bucket = Math.min(limits.burst, refilled);
+    this.bucketAt = now;
+    if (this.bucket < 1) return false;
+    this.bucket -= 1;
+    return true;
   }
 
   /** Counts a call of a rate-limited handler; false when over `max` in the window. */

@@ -33,6 +33,7 @@ class TaskContextImpl extends EventContextImpl implements TaskContext<object> {
           resolve();
         } catch (error) {
           this.owner.revert();
+          this.takeActions();
           reject(error);
         }
       });

@@ -10,6 +10,13 @@ const MODEL_MESSAGES: Record<string, string> = {
   STRATA_MODEL_PROTECTED: 'Other records still depend on this.',
 };
 
+/** The runtime's refusals of a client's frame: their messages are written for the client. */
+const REFUSALS = new Set<string>([
+  'STRATA_STATE_BAD_FRAME', 'STRATA_STATE_FRAME_TOO_LARGE', 'STRATA_STATE_NOT_JOINED', 'STRATA_STATE_BAD_TOKEN', 'STRATA_STATE_TAB_EXPIRED',
+  'STRATA_STATE_UNKNOWN_STATE', 'STRATA_STATE_UNKNOWN_HANDLER', 'STRATA_STATE_BAD_ARGS', 'STRATA_STATE_REPLAYED',
+  'STRATA_STATE_RATE_LIMITED', 'STRATA_STATE_QUEUE_FULL', 'STRATA_STATE_CANCELLED',
+]);
+
 const FAILED: WireError = { code: 'STRATA_STATE_HANDLER_FAILED', message: 'The server could not complete this action.' };
 
 /**
@@ -22,9 +29,12 @@ export function toWireError(error: unknown, production: boolean): WireError {
   if (isStrataError(error)) {
     const { code } = error;
     const fields = (error as { fields?: unknown }).fields;
-    if ((error as { expose?: unknown }).expose === true || Object.hasOwn(stateErrorCodes, code)) {
+    if ((error as { expose?: unknown }).expose === true || REFUSALS.has(code) || (!production && Object.hasOwn(stateErrorCodes, code))) {
       return isFields(fields) ? { code, message: error.message, fields } : { code, message: error.message };
     }
+    // A programming error of the app (a non-JSON var, an undeclared name, a bad action): its
+    // code helps, its message names internals.
+    if (Object.hasOwn(stateErrorCodes, code)) return { code, message: FAILED.message };
     const modelMessage = MODEL_MESSAGES[code];
     if (modelMessage !== undefined) {
       const wire: WireError = { code, message: production ? modelMessage : error.message };
@@ -51,5 +61,5 @@ function isFields(value: unknown): value is Record<string, string[]> {
 /** True for errors that are part of normal operation (refusals, validation): not worth a log line. */
 export function isExpectedError(error: unknown): boolean {
   if (!isStrataError(error)) return false;
-  return (error as { expose?: unknown }).expose === true || Object.hasOwn(stateErrorCodes, error.code) || Object.hasOwn(MODEL_MESSAGES, error.code);
+  return (error as { expose?: unknown }).expose === true || REFUSALS.has(error.code) || Object.hasOwn(MODEL_MESSAGES, error.code);
 }
