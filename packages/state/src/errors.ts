@@ -23,6 +23,7 @@ export const stateErrorCodes = {
   STRATA_STATE_CLOSED: 'The client was closed or the tab expired; the call was not sent.',
 } as const;
 
+/** A code of {@link stateErrorCodes}. */
 export type StateErrorCode = keyof typeof stateErrorCodes;
 
 /** An error of the state runtime. */

@@ -8,10 +8,13 @@
  * or removed row costs one small op, not the list.
  */
 
+/** JSON data: what a client var holds and what crosses the wire. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** The key of a keyed-list item. */
 export type ItemKey = string | number;
 /** A property name, or a keyed-list item: `[key]` (keyed by `id`) or `[key, field]` (keyed by a declared field). */
 export type PathSegment = string | readonly [ItemKey] | readonly [ItemKey, string];
+/** Where a value is in a state: property names and keyed-list items. */
 export type Path = readonly PathSegment[];
 
 /** One patch operation. */
@@ -33,6 +36,7 @@ export interface DiffOptions {
   keyOf?: (dottedPath: string) => string | undefined;
 }
 
+/** The ops that turn one version of a state into the next, applied in order. */
 export type Patch = PatchOp[];
 
 type JsonObject = { [key: string]: JsonValue };

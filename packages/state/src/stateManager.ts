@@ -12,8 +12,9 @@ export interface ManagedTab {
 /**
  * Holds the per-tab states of a server. The in-memory manager keeps them in this process;
  * a shared manager (Redis, a later release) keeps them across workers. The runtime calls
- * `run` around every job of a tab (an event), so a shared manager can lock and load before
- * and save and unlock after: at most 2 round trips per event.
+ * `run` around every job of a tab (an event, a join, a subscription, a task's update), one
+ * at a time per tab, so a shared manager can lock and load before and save and unlock
+ * after: at most 2 round trips per event.
  */
 export interface StateManager<TTab extends ManagedTab = ManagedTab> {
   /**

@@ -27,12 +27,16 @@ export interface ConnectionEvents {
 
 const OPEN = 1;
 const ignore = (): void => undefined;
+/** How long a joined socket must stay up before a drop restarts the backoff from the shortest delay (ms). */
+const STABLE_MS = 5_000;
 
 /** One socket at a time to one URL, reopened on request after a jittered, growing delay. */
 export class Connection {
   #socket: WebSocketLike | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #attempt = 0;
+  /** When the current socket joined (0: it has not). */
+  #joinedAt = 0;
 
   constructor(
     private readonly url: string,
@@ -68,6 +72,10 @@ export class Connection {
 
   /** Opens again after `min(maxMs, initialMs × 2^attempt)` × a random factor in [0.5, 1). */
   retryLater(): void {
+    // Only a socket that stayed up resets the backoff: a server that takes the join and then
+    // drops the socket at once must not be hammered at the shortest delay.
+    if (this.#joinedAt && Date.now() - this.#joinedAt >= STABLE_MS) this.#attempt = 0;
+    this.#joinedAt = 0;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#reopen(), backoffDelay(this.#attempt++, this.backoff));
   }
@@ -78,9 +86,9 @@ export class Connection {
     this.#reopen();
   }
 
-  /** A socket joined: the next retry starts from the shortest delay again. */
+  /** A socket joined: if it stays up a while, the next retry starts from the shortest delay again. */
   joined(): void {
-    this.#attempt = 0;
+    this.#joinedAt = Date.now();
   }
 
   /** Closes the socket and cancels any retry, for good. */

@@ -72,7 +72,8 @@ export class StateRuntime {
   async join(conn: RuntimeConnection, names: readonly string[], rejoin: boolean): Promise<Tab | undefined> {
     for (const name of names) this.lookup(name);
     const id = conn.info.tab;
-    const create = () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }));
+    const { manager } = this.options;
+    const create = () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job) => manager.run(tab, job));
     const tab = await this.options.manager.open(id, rejoin ? undefined : create);
     if (!tab) throw new StateError('STRATA_STATE_TAB_EXPIRED', 'This tab is no longer held by the server; reload the page.');
     if (!conn.isOpen) return undefined;
@@ -191,7 +192,7 @@ export class StateRuntime {
         else value = await handler.run(instance.self, args, ctx);
       };
       const { middleware } = this.options;
-      await this.options.manager.run(tab, middleware.length ? () => compose(middleware, ctx, inner) : inner);
+      await (middleware.length ? compose(middleware, ctx, inner) : inner());
       if (value !== undefined) assertClientValue(def.name, `${frame.handler}() result`, value);
       const result: ServerFrame = { t: 'result', seq };
       if (value !== undefined) result.value = value as JsonValue;

@@ -39,6 +39,8 @@ export class Tab implements EventScope {
     readonly id: string,
     private readonly resolveDef: (def: AnyServerStateDef) => AnyServerStateDef,
     private readonly onJobError: (error: unknown) => void,
+    /** Runs each job; the state manager's `run`, so a shared manager can load and save around every one. */
+    private readonly runJob: (tab: Tab, job: () => Promise<void>) => Promise<void>,
   ) {}
 
   /** The tab's instance of a state, created (with the states it uses) on first need. */
@@ -75,8 +77,10 @@ export class Tab implements EventScope {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
       try {
-        const pending = next.job();
-        if (pending) await pending;
+        const { job } = next;
+        await this.runJob(this, async () => {
+          await job();
+        });
       } catch (error) {
         this.onJobError(error);
       } finally {
@@ -133,7 +137,11 @@ export class Tab implements EventScope {
     this.touchedNow.clear();
   }
 
-  /** Sends a frame on the tab's current socket (dropped when none: the next welcome resyncs). */
+  /**
+   * Sends a frame on the tab's current socket. Without one it is dropped (the next welcome
+   * carries the state), except a task's `done`, kept for the next welcome. A socket that is
+   * dead but not yet known to be (until the heartbeat notices) loses what is sent to it.
+   */
   send(frame: ServerFrame): void {
     if (this.connection) this.connection.send(JSON.stringify(frame));
     // A task's end is not in the state the next welcome carries: keep it for the rejoin.

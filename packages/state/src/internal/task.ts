@@ -73,7 +73,7 @@ export function startTask({ tab, instance, handler, args, seq, parent, productio
       task.flush();
       tab.send(frame);
     });
-  // Deferred so the task's first step runs after the event that started it has answered.
+  // Deferred to a microtask: the task body never runs inside the job that starts it.
   void Promise.resolve()
     .then(() => handler.run(task as never, args, task))
     .then(
