@@ -23,7 +23,7 @@ export interface StateManager<TTab extends ManagedTab = ManagedTab> {
    */
   open(id: string, create?: () => TTab): Promise<TTab | undefined>;
   /** Runs one job of the tab with exclusive access to its stored state. */
-  run<T>(tab: TTab, job: () => Promise<T>): Promise<T>;
+  run<T>(tab: TTab, job: () => T | Promise<T>): T | Promise<T>;
   /** Records activity of a tab (LRU order, idle clock). */
   touch(tab: TTab): void;
   /** Forgets a tab. */

@@ -40,7 +40,7 @@ export class Tab implements EventScope {
     private readonly resolveDef: (def: AnyServerStateDef) => AnyServerStateDef,
     private readonly onJobError: (error: unknown) => void,
     /** Runs each job; the state manager's `run`, so a shared manager can load and save around every one. */
-    private readonly runJob: (tab: Tab, job: () => Promise<void>) => Promise<void>,
+    private readonly runJob: (tab: Tab, job: Job) => void | Promise<void>,
   ) {}
 
   /** The tab's instance of a state, created (with the states it uses) on first need. */
@@ -77,10 +77,8 @@ export class Tab implements EventScope {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
       try {
-        const { job } = next;
-        await this.runJob(this, async () => {
-          await job();
-        });
+        const pending = this.runJob(this, next.job);
+        if (pending) await pending;
       } catch (error) {
         this.onJobError(error);
       } finally {
@@ -96,6 +94,7 @@ export class Tab implements EventScope {
    * before anything else runs: their values are the live state.
    */
   commit(): StatePatches | undefined {
+    if (this.touchedNow.size === 0) return undefined;
     const involved = new Set<StateInstance>(this.touchedNow);
     const dirtied = new Set<StateInstance>(this.touchedNow);
     const changes = new Map<StateInstance, Patch>();
