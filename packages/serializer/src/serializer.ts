@@ -206,18 +206,19 @@ export class ModelSerializer<M extends AnyModel, TOutput, TInput, TData> {
   /**
    * Creates (or, with `instance`, updates) a row from data `parse` returned, assigning
    * many-to-many keys, in one transaction. Database constraint violations (unique,
-   * foreign key) come back as field errors, not exceptions.
+   * foreign key) come back as field errors, not exceptions. `set` holds values the server
+   * decides (an owner, a timestamp), written as they are and never read from input.
    */
-  save(data: TData): Promise<SaveResult<Row<M>>>;
-  save(data: Partial<TData>, options: { instance: { id: unknown } }): Promise<SaveResult<Row<M>>>;
-  async save(data: TData | Partial<TData>, options: { instance?: { id: unknown } } = {}): Promise<SaveResult<Row<M>>> {
+  save(data: TData, options?: { set?: Record<string, unknown> }): Promise<SaveResult<Row<M>>>;
+  save(data: Partial<TData>, options: { instance: { id: unknown }; set?: Record<string, unknown> }): Promise<SaveResult<Row<M>>>;
+  async save(data: TData | Partial<TData>, options: { instance?: { id: unknown }; set?: Record<string, unknown> } = {}): Promise<SaveResult<Row<M>>> {
     // Only what this serializer accepts as input is ever written, whatever the caller passes.
     const errors: FieldErrors = {};
     for (const key of Object.keys(data as object)) {
       if (!Object.hasOwn(this.description.fields, key) || FORBIDDEN_KEYS.has(key)) addError(errors, key, 'This field cannot be written through this serializer.');
     }
     if (Object.keys(errors).length) return { ok: false, errors };
-    return saveData(this.model, this.description, data as Record<string, unknown>, options.instance);
+    return saveData(this.model, this.description, data as Record<string, unknown>, options.instance, options.set);
   }
 
   /** The JSON description of the input, for `@strata/serializer/client` in the browser. */

@@ -47,6 +47,13 @@ describe.each(databases)('ModelSerializer.save ($name)', (db) => {
     expect(await Product.objects.count()).toBe(before);
   });
 
+  it('writes server-decided values given in set, on create and update, without reading them from input', async () => {
+    const created = rowOf(await ProductSerializer.save(dataOf(ProductSerializer.parseSync({ name: 'Owned', price: '2.00' })), { set: { views: 7n } }));
+    expect(await Product.objects.get({ id: created.id })).toMatchObject({ name: 'Owned', views: 7n });
+    rowOf(await ProductSerializer.save({ price: '3.00' }, { instance: created, set: { views: 8n } }));
+    expect(await Product.objects.get({ id: created.id })).toMatchObject({ price: '3.00', views: 8n });
+  });
+
   it('updates only the fields given, and leaves many-to-many keys alone unless sent', async () => {
     const created = rowOf(await ProductSerializer.save(dataOf(await ProductSerializer.parse({ name: 'Hojicha', price: '8.00', stock: 2, tags: [tagA] }))));
     const patch = dataOf(await ProductSerializer.parse({ price: '9.00' }, { instance: created }));

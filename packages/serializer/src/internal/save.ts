@@ -18,6 +18,7 @@ export async function saveData(
   description: InputDescription,
   data: Record<string, unknown>,
   instance: { id: unknown } | undefined,
+  set: Record<string, unknown> = {},
 ): Promise<SaveResult<any>> {
   const columns: Record<string, unknown> = {};
   const sets: [string, unknown[]][] = [];
@@ -26,6 +27,7 @@ export async function saveData(
     if (description.fields[key]?.kind === 'keys') sets.push([key, value as unknown[]]);
     else columns[key] = value;
   }
+  Object.assign(columns, set);
   try {
     const row = await atomic(async () => {
       let saved: any;

@@ -1,0 +1,185 @@
+import { defineModel, f, runInQueryScope } from '@strata/model';
+import { createModelSerializer } from '@strata/serializer';
+import * as v from 'valibot';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defineModelState, EventError, type Middleware } from '../server.js';
+import { databases } from './modelStateDb.js';
+import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
+
+const Category = defineModel('ms.Category', { fields: { name: f.text({ maxLength: 50 }) } });
+const Product = defineModel('ms.Product', {
+  fields: {
+    name: f.text({ maxLength: 100 }),
+    price: f.decimal({ precision: 10, scale: 2 }),
+    stock: f.integer({ default: 0, min: 0 }),
+    owner: f.integer(),
+    version: f.integer({ default: 1 }),
+    category: f.foreignKey(() => Category, { onDelete: 'cascade', null: true }),
+  },
+});
+const ProductSerializer = createModelSerializer(Product, {
+  fields: ['id', 'name', 'price', 'stock', 'owner', 'version', 'categoryId'],
+  readOnly: ['stock', 'owner', 'version'],
+  nested: { category: createModelSerializer(Category, { fields: ['id', 'name'] }) },
+});
+
+const Products = defineModelState('products', {
+  model: Product,
+  serializer: ProductSerializer,
+  pageSize: 2,
+  maxPageSize: 100,
+  ordering: ['name', 'price'],
+  search: ['name'],
+  filters: { categoryId: v.number() },
+  selectRelated: ['category'],
+  versionField: 'version',
+  getQueryset: (ctx) => Product.objects.filter({ owner: ctx.locals.userId as number }),
+  assign: (ctx, instance) => (instance ? {} : { owner: ctx.locals.userId }),
+});
+
+const staffOnly = (ctx: { locals: Record<string, unknown> }) => {
+  if (ctx.locals.userId !== 1) throw new EventError('TEST_STAFF_ONLY', 'Staff only.');
+};
+const Guarded = defineModelState('guarded', {
+  model: Product,
+  serializer: ProductSerializer,
+  getQueryset: () => Product.objects,
+  guards: { delete: staffOnly, update: staffOnly },
+});
+
+/** The signed-in user, from the upgrade request's cookie (what the auth layer will do with a session). */
+const user: Middleware = async (ctx, next) => {
+  ctx.locals.userId = Number(ctx.cookies.uid);
+  await next();
+};
+const queries: number[] = [];
+const countQueries: Middleware = async (ctx, next) => {
+  const { count } = await runInQueryScope(next);
+  queries.push(count);
+};
+
+describe.each(databases)('ModelState on $name', (db) => {
+  let server: TestServer;
+  let tea: { id: number };
+  beforeAll(async () => {
+    await db.open([Category, Product]);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+  beforeEach(async () => {
+    server = await startServer([Products, Guarded], { middleware: [user, countQueries] });
+    await Product.objects.delete();
+    await Category.objects.delete();
+    tea = await Category.objects.create({ name: 'Tea' });
+    const cups = await Category.objects.create({ name: 'Cups' });
+    await Product.objects.bulkCreate([
+      { name: 'Sencha', price: '12.50', stock: 3, owner: 1, categoryId: tea.id },
+      { name: 'Matcha', price: '20.00', stock: 0, owner: 1, categoryId: tea.id },
+      { name: 'Mug', price: '8.00', stock: 5, owner: 1, categoryId: cups.id },
+      { name: 'Hojicha', price: '9.00', stock: 1, owner: 2, categoryId: tea.id },
+    ]);
+  });
+
+  async function tab(uid: number): Promise<RawClient> {
+    const client = await connect(server.wsUrl, { origin: server.origin, headers: { cookie: `uid=${uid}` } });
+    client.send({ t: 'join', v: 1, token: await server.token(), states: ['products'] });
+    await client.next((f) => f.t === 'welcome');
+    return client;
+  }
+  const state = async (client: RawClient) => {
+    client.send({ t: 'sub', states: ['products'] });
+    const frame = (await client.next((f) => f.t === 'state')) as unknown as { states: { products: Record<string, unknown> } };
+    return frame.states.products as { list: { id: number; name: string; version: number }[]; total: number; page: number; editing: unknown; fieldErrors: Record<string, string[]>; error: unknown };
+  };
+
+  it('lists a page of the tab’s own rows, ordered, searched and filtered over allow-listed fields', async () => {
+    const client = await tab(1);
+    expect(await call(client, 1, 'products', 'load')).toMatchObject({ seq: 1 });
+    let s = await state(client);
+    expect(s.total).toBe(3);
+    expect(s.list.map((p) => p.name)).toEqual(['Matcha', 'Mug']);
+    expect(s.list[0]).toMatchObject({ price: '20.00', category: { name: 'Tea' } });
+    await call(client, 2, 'products', 'load', { ordering: ['-price'], page: 1 });
+    expect((await state(client)).list.map((p) => p.name)).toEqual(['Matcha', 'Sencha']);
+    await call(client, 3, 'products', 'load', { search: 'CHA', filters: { categoryId: tea.id }, ordering: ['name'] });
+    s = await state(client);
+    expect([s.total, s.list.map((p) => p.name)]).toEqual([2, ['Matcha', 'Sencha']]);
+  });
+
+  it('refuses ordering, filters and page sizes outside what it declares, running nothing', async () => {
+    const client = await tab(1);
+    for (const [seq, args] of [
+      [1, { ordering: ['owner'] }],
+      [2, { ordering: ['-stock'] }],
+      [3, { filters: { owner: 2 } }],
+      [4, { pageSize: 1e9 }],
+      [5, { page: -1 }],
+      [6, { page: 0 }],
+      [7, { where: { owner: 2 } }],
+    ] as const) {
+      expect(await call(client, seq, 'products', 'load', args)).toMatchObject({ seq, error: { code: 'STRATA_STATE_BAD_ARGS' } });
+    }
+    expect((await state(client)).total).toBe(0);
+  });
+
+  it('costs the same number of queries for a page of 1 and of 100 rows', async () => {
+    await Product.objects.bulkCreate(Array.from({ length: 120 }, (_, i) => ({ name: `P${i}`, price: '1.00', owner: 1, categoryId: tea.id })));
+    const client = await tab(1);
+    queries.length = 0;
+    await call(client, 1, 'products', 'load', { pageSize: 1 });
+    await call(client, 2, 'products', 'load', { pageSize: 100 });
+    expect((await state(client)).list).toHaveLength(100);
+    expect(queries[0]).toBe(queries[1]);
+    expect(queries[0]).toBeLessThanOrEqual(3);
+  });
+
+  it('treats another user’s rows as not found for edit, save and delete, and writes nothing', async () => {
+    const theirs = (await Product.objects.get({ name: 'Hojicha' })) as { id: number };
+    const client = await tab(1);
+    expect(await call(client, 1, 'products', 'startEdit', { id: theirs.id })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await call(client, 2, 'products', 'save', { id: theirs.id, data: { name: 'Mine now' }, version: 1 })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await call(client, 3, 'products', 'delete', { id: theirs.id })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await call(client, 4, 'products', 'dispatch', { action: 'delete', payload: { id: theirs.id } })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await Product.objects.get({ id: theirs.id })).toMatchObject({ name: 'Hojicha' });
+  });
+
+  it('creates and updates through the serializer; read-only fields are field errors and nothing is written', async () => {
+    const client = await tab(1);
+    const created = await call(client, 1, 'products', 'save', { data: { name: 'Gyokuro', price: '30.00', categoryId: tea.id } });
+    expect(created).toMatchObject({ value: { ok: true, row: { name: 'Gyokuro', owner: 1, version: 1 } } });
+    const row = (created.value as { row: { id: number } }).row;
+    const refused = await call(client, 2, 'products', 'save', { id: row.id, data: { stock: 99, owner: 2 }, version: 1 });
+    expect(refused.value).toMatchObject({ ok: false, fieldErrors: { stock: expect.any(Array), owner: expect.any(Array) } });
+    expect((await state(client)).fieldErrors).toHaveProperty('stock');
+    expect(await Product.objects.get({ id: row.id })).toMatchObject({ stock: 0, owner: 1, version: 1 });
+    const updated = await call(client, 3, 'products', 'dispatch', { action: 'save', payload: { id: row.id, data: { price: '31.00' }, version: 1 } });
+    expect(updated.value).toMatchObject({ ok: true, row: { price: '31.00', version: 2 } });
+  });
+
+  it('refuses a save from a stale edit with the current row, instead of overwriting', async () => {
+    const mine = (await Product.objects.get({ name: 'Sencha' })) as { id: number };
+    const [alice, alsoAlice] = [await tab(1), await tab(1)];
+    await call(alice, 1, 'products', 'startEdit', { id: mine.id });
+    await call(alsoAlice, 1, 'products', 'save', { id: mine.id, data: { price: '13.00' }, version: 1 });
+    const stale = await call(alice, 2, 'products', 'save', { id: mine.id, data: { price: '99.00' }, version: 1 });
+    expect(stale).toMatchObject({ value: { ok: false, conflict: { price: '13.00', version: 2 } } });
+    const s = await state(alice);
+    expect(s.editing).toMatchObject({ price: '13.00', version: 2 });
+    expect(s.error).toMatchObject({ code: 'STRATA_STATE_CONFLICT' });
+    expect(await Product.objects.get({ id: mine.id })).toMatchObject({ price: '13.00', version: 2 });
+  });
+
+  it('runs no action its guard denies, and tells the client why', async () => {
+    const hojicha = (await Product.objects.get({ name: 'Hojicha' })) as { id: number };
+    const client = await tab(2);
+    expect(await call(client, 1, 'guarded', 'delete', { id: hojicha.id })).toMatchObject({ error: { code: 'TEST_STAFF_ONLY', message: 'Staff only.' } });
+    expect(await call(client, 2, 'guarded', 'dispatch', { action: 'delete', payload: { id: hojicha.id } })).toMatchObject({ error: { code: 'TEST_STAFF_ONLY' } });
+    expect(await call(client, 3, 'guarded', 'save', { id: hojicha.id, data: { name: 'x' }, version: 1 })).toMatchObject({ error: { code: 'TEST_STAFF_ONLY' } });
+    expect(await Product.objects.get({ id: hojicha.id })).toMatchObject({ name: 'Hojicha' });
+    // Creating is not guarded here, but the owner column has no value: a field error, nothing written.
+    const created = await call(client, 4, 'guarded', 'save', { data: { name: 'New', price: '1.00' } });
+    expect(created).toMatchObject({ value: { ok: false, fieldErrors: { owner: expect.any(Array) } } });
+    expect(await Product.objects.filter({ name: 'New' }).count()).toBe(0);
+  });
+});
