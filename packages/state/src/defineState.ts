@@ -60,6 +60,20 @@ export interface TaskHandler<TSelf, TArgs extends AnySchema | undefined, TResult
 // biome-ignore lint: the handler map is heterogeneous by design.
 type AnyHandler = EventHandler<any, any, any> | TaskHandler<any, any, any>;
 
+/** A committed change to rows of a model (from `@strata/model`'s change events). */
+export interface ModelChange {
+  type: 'created' | 'updated' | 'deleted';
+  model: string;
+  pks: (number | string)[];
+}
+
+/** The `live` option of a state definition. */
+export interface LiveOptions<TSelf> {
+  /** Models whose committed changes concern this state. */
+  models: readonly { readonly name: string }[];
+  onChange(self: TSelf, changes: readonly ModelChange[], ctx: HandlerContext): void | Promise<void>;
+}
+
 /** The builder passed to `handlers`: it types `self` for every handler. */
 export interface HandlerBuilder<TSelf> {
   event<TResult = void>(run: (self: TSelf, args: undefined, ctx: HandlerContext) => TResult | Promise<TResult>): EventHandler<TSelf, undefined, TResult>;
@@ -121,6 +135,12 @@ export interface StateDefinition<TVars extends AnyVars, TBackend extends AnyVars
    * `{ items: 'sku', 'order.lines': 'lineNo' }`. Lists of objects with a unique `id` need nothing.
    */
   keys?: Record<string, string>;
+  /**
+   * Live updates: after a transaction that changed rows of one of `models` commits, every tab
+   * holding this state runs `onChange` (coalesced: one run per tab per burst, with all the
+   * events since its last run), through the event middleware, and gets the patch.
+   */
+  live?: LiveOptions<StateSelf<TVars, TBackend, TComputed, TUses>>;
   /** The only functions the client may call. */
   handlers?: (h: HandlerBuilder<StateSelf<TVars, TBackend, TComputed, TUses>>) => THandlers;
 }

@@ -33,6 +33,8 @@ export interface ModelStateOptions<M extends AnyModel, TOut> {
   prefetch?: readonly string[];
   /** An integer column bumped on every save: a save from a stale edit is refused with the current row. */
   versionField?: string;
+  /** Live updates (default on): a committed change to the model reloads the page of every tab showing it. */
+  live?: boolean;
   /** Guards per action (the auth layer supplies them); `save` covers both `create` and `update`. */
   guards?: Partial<Record<ModelAction, Guard | readonly Guard[]>>;
   /** Values the server decides on a save (e.g. `{ owner: ctx.user.id }` on create), never read from input. */
@@ -240,8 +242,21 @@ export function defineModelState<const TName extends string, M extends AnyModel,
 
   return defineState(name, {
     vars: (): ModelStateVars<TOut> => ({ list: [], total: 0, page: 1, pageSize, ordering: [], search: '', filters: {}, editing: null, fieldErrors: {}, error: null }),
+    // Any committed change may move rows into, out of or within the page (ordering, filters,
+    // scope), so the page is loaded again — through this tab's own queryset and serializer, so
+    // a tab never gets a row or field it may not see; the keyed diff sends only what changed.
+    backend: () => ({ hasLoaded: false }),
+    ...(options.live === false
+      ? {}
+      : { live: { models: [options.model], onChange: async (s: Self & { hasLoaded: boolean }, _changes: unknown, ctx: HandlerContext) => (s.hasLoaded ? reload(s, ctx) : undefined) } }),
     handlers: (h) => ({
-      load: h.event({ ...actions.load!, run: (s, args: v.InferOutput<typeof listArgs> | undefined, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
+      load: h.event({
+        ...actions.load!,
+        run: (s, args: v.InferOutput<typeof listArgs> | undefined, ctx) => {
+          (s as unknown as { hasLoaded: boolean }).hasLoaded = true;
+          return actions.load!.run(s, args as never, ctx) as Promise<void>;
+        },
+      }),
       startEdit: h.event({ ...actions.startEdit!, args: v.strictObject({ id }), run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
       cancelEdit: h.event((s, _args, ctx) => actions.cancelEdit!.run(s, undefined as never, ctx) as void),
       save: h.event({

@@ -71,6 +71,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   const connections = new Set<Connection>();
   const manager = (options.manager ?? createMemoryStateManager<Tab>()) as StateManager<Tab>;
   manager.onDrop((tab) => {
+    runtime.live.forget(tab);
     tab.cancelTasks();
     tab.connection?.close(CLOSE_CODES.expired, 'This tab expired on the server; reload the page.');
   });
@@ -112,6 +113,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   } satisfies StrataStateServer);
   fastify.addHook('onClose', async () => {
     clearInterval(heartbeat);
+    runtime.live.close();
     for (const connection of connections) connection.close(CLOSE_CODES.tryAgain, 'Server shutting down.');
     await manager.close();
   });

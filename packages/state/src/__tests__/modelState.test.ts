@@ -1,62 +1,7 @@
-import { defineModel, f, runInQueryScope } from '@strata/model';
-import { createModelSerializer } from '@strata/serializer';
-import * as v from 'valibot';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defineModelState, EventError, type Middleware } from '../server.js';
+import { Category, countQueries, Guarded, Product, Products, queries, user } from './modelStateFixtures.js';
 import { databases } from './modelStateDb.js';
 import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
-
-const Category = defineModel('ms.Category', { fields: { name: f.text({ maxLength: 50 }) } });
-const Product = defineModel('ms.Product', {
-  fields: {
-    name: f.text({ maxLength: 100 }),
-    price: f.decimal({ precision: 10, scale: 2 }),
-    stock: f.integer({ default: 0, min: 0 }),
-    owner: f.integer(),
-    version: f.integer({ default: 1 }),
-    category: f.foreignKey(() => Category, { onDelete: 'cascade', null: true }),
-  },
-});
-const ProductSerializer = createModelSerializer(Product, {
-  fields: ['id', 'name', 'price', 'stock', 'owner', 'version', 'categoryId'],
-  readOnly: ['stock', 'owner', 'version'],
-  nested: { category: createModelSerializer(Category, { fields: ['id', 'name'] }) },
-});
-
-const Products = defineModelState('products', {
-  model: Product,
-  serializer: ProductSerializer,
-  pageSize: 2,
-  maxPageSize: 100,
-  ordering: ['name', 'price'],
-  search: ['name'],
-  filters: { categoryId: v.number() },
-  selectRelated: ['category'],
-  versionField: 'version',
-  getQueryset: (ctx) => Product.objects.filter({ owner: ctx.locals.userId as number }),
-  assign: (ctx, instance) => (instance ? {} : { owner: ctx.locals.userId }),
-});
-
-const staffOnly = (ctx: { locals: Record<string, unknown> }) => {
-  if (ctx.locals.userId !== 1) throw new EventError('TEST_STAFF_ONLY', 'Staff only.');
-};
-const Guarded = defineModelState('guarded', {
-  model: Product,
-  serializer: ProductSerializer,
-  getQueryset: () => Product.objects,
-  guards: { delete: staffOnly, update: staffOnly },
-});
-
-/** The signed-in user, from the upgrade request's cookie (what the auth layer will do with a session). */
-const user: Middleware = async (ctx, next) => {
-  ctx.locals.userId = Number(ctx.cookies.uid);
-  await next();
-};
-const queries: number[] = [];
-const countQueries: Middleware = async (ctx, next) => {
-  const { count } = await runInQueryScope(next);
-  queries.push(count);
-};
 
 describe.each(databases)('ModelState on $name', (db) => {
   let server: TestServer;

@@ -7,6 +7,7 @@ import type { JsonValue } from '../patch.js';
 import { PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
 import type { StateManager } from '../stateManager.js';
 import { EventContextImpl } from './eventContext.js';
+import { LiveUpdates } from './liveUpdates.js';
 import type { JoinTokens } from './joinToken.js';
 import { Tab, type TabConnection } from './tab.js';
 import { startTask } from './task.js';
@@ -51,8 +52,12 @@ export class StateRuntime {
   private readonly defs = new Map<string, AnyServerStateDef>();
   private readonly handlers = new Map<string, Map<string, AnyHandler>>();
 
+  /** Routes committed model changes to the tabs whose states show them. */
+  readonly live: LiveUpdates;
+
   constructor(private readonly options: RuntimeOptions) {
     for (const def of options.states) this.register(def);
+    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError);
   }
 
   /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
@@ -73,13 +78,15 @@ export class StateRuntime {
     for (const name of names) this.lookup(name);
     const id = conn.info.tab;
     const { manager } = this.options;
-    const create = () => new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job) => manager.run(tab, job));
+    const create = () =>
+      new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job) => manager.run(tab, job), (tab, def) => this.live.track(tab, def));
     const tab = await this.options.manager.open(id, rejoin ? undefined : create);
     if (!tab) throw new StateError('STRATA_STATE_TAB_EXPIRED', 'This tab is no longer held by the server; reload the page.');
     if (!conn.isOpen) return undefined;
     const previous = tab.connection;
     if (previous && previous !== conn) previous.close(4409, 'Another connection joined as this tab.');
     tab.connection = conn;
+    tab.info = conn.info;
     conn.hold();
     clearTimeout(tab.graceTimer);
     tab.enqueue(() => this.welcome(tab, conn, names));

@@ -1,3 +1,4 @@
+import type { ConnectionInfo } from '../context.js';
 import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
 import type { Patch } from '../patch.js';
@@ -21,6 +22,8 @@ export class Tab implements EventScope {
   /** The highest event sequence number processed. */
   lastSeq = 0;
   connection: TabConnection | undefined;
+  /** The facts of the socket that last joined (live updates run with them while it is away). */
+  info: ConnectionInfo | undefined;
   lastSeen = Date.now();
   /** Timer that cancels the tab's tasks when its socket does not come back. */
   graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -41,6 +44,7 @@ export class Tab implements EventScope {
     private readonly onJobError: (error: unknown) => void,
     /** Runs each job; the state manager's `run`, so a shared manager can load and save around every one. */
     private readonly runJob: (tab: Tab, job: Job) => void | Promise<void>,
+    private readonly onInstance: (tab: Tab, def: AnyServerStateDef) => void = () => undefined,
   ) {}
 
   /** The tab's instance of a state, created (with the states it uses) on first need. */
@@ -49,6 +53,7 @@ export class Tab implements EventScope {
     if (!instance) {
       instance = new StateInstance(this.resolveDef(def), this, (used) => this.instance(used));
       this.instances.set(def.name, instance);
+      this.onInstance(this, instance.def);
     }
     return instance;
   }

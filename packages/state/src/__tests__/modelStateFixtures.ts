@@ -1,0 +1,56 @@
+import { defineModel, f, runInQueryScope } from '@strata/model';
+import { createModelSerializer } from '@strata/serializer';
+import * as v from 'valibot';
+import { defineModelState, EventError, type Middleware } from '../server.js';
+
+export const Category = defineModel('ms.Category', { fields: { name: f.text({ maxLength: 50 }) } });
+export const Product = defineModel('ms.Product', {
+  fields: {
+    name: f.text({ maxLength: 100 }),
+    price: f.decimal({ precision: 10, scale: 2 }),
+    stock: f.integer({ default: 0, min: 0 }),
+    owner: f.integer(),
+    version: f.integer({ default: 1 }),
+    category: f.foreignKey(() => Category, { onDelete: 'cascade', null: true }),
+  },
+});
+export const ProductSerializer = createModelSerializer(Product, {
+  fields: ['id', 'name', 'price', 'stock', 'owner', 'version', 'categoryId'],
+  readOnly: ['stock', 'owner', 'version'],
+  nested: { category: createModelSerializer(Category, { fields: ['id', 'name'] }) },
+});
+
+export const Products = defineModelState('products', {
+  model: Product,
+  serializer: ProductSerializer,
+  pageSize: 2,
+  maxPageSize: 100,
+  ordering: ['name', 'price'],
+  search: ['name'],
+  filters: { categoryId: v.number() },
+  selectRelated: ['category'],
+  versionField: 'version',
+  getQueryset: (ctx) => Product.objects.filter({ owner: ctx.locals.userId as number }),
+  assign: (ctx, instance) => (instance ? {} : { owner: ctx.locals.userId }),
+});
+
+const staffOnly = (ctx: { locals: Record<string, unknown> }) => {
+  if (ctx.locals.userId !== 1) throw new EventError('TEST_STAFF_ONLY', 'Staff only.');
+};
+export const Guarded = defineModelState('guarded', {
+  model: Product,
+  serializer: ProductSerializer,
+  getQueryset: () => Product.objects,
+  guards: { delete: staffOnly, update: staffOnly },
+});
+
+/** The signed-in user, from the upgrade request's cookie (what the auth layer will do with a session). */
+export const user: Middleware = async (ctx, next) => {
+  ctx.locals.userId = Number(ctx.cookies.uid);
+  await next();
+};
+export const queries: number[] = [];
+export const countQueries: Middleware = async (ctx, next) => {
+  const { count } = await runInQueryScope(next);
+  queries.push(count);
+};

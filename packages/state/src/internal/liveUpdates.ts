@@ -1,0 +1,102 @@
+import { onChange } from '@strata/model';
+import { compose, type Middleware } from '../context.js';
+import type { AnyServerStateDef, ModelChange } from '../defineState.js';
+import type { ServerFrame } from '../protocol.js';
+import { EventContextImpl } from './eventContext.js';
+import type { Tab } from './tab.js';
+
+/** Changes kept per tab and state between two runs; beyond it they collapse into one "everything changed". */
+const MAX_PENDING = 1000;
+
+/**
+ * Routes committed model changes to the tabs whose states asked for them: one coalesced job
+ * per tab and state per burst, run through the event middleware (so the tab's own user and
+ * scope decide what it gets).
+ */
+export class LiveUpdates {
+  /** State name → tabs holding an instance of it. */
+  private readonly holders = new Map<string, Set<Tab>>();
+  /** Model name → live states interested in it. */
+  private readonly interested = new Map<string, AnyServerStateDef[]>();
+  private readonly pending = new WeakMap<Tab, Map<string, ModelChange[]>>();
+  private readonly stop: () => void;
+
+  constructor(
+    states: Iterable<AnyServerStateDef>,
+    private readonly middleware: readonly Middleware[],
+    private readonly logError: (error: unknown, where: Record<string, unknown>) => void,
+  ) {
+    for (const def of states) {
+      for (const model of def.definition.live?.models ?? []) {
+        const list = this.interested.get(model.name) ?? [];
+        list.push(def);
+        this.interested.set(model.name, list);
+      }
+    }
+    this.stop = this.interested.size ? onChange((change) => this.deliver(change)) : () => undefined;
+  }
+
+  /** A tab made an instance of `def`: it hears that state's changes from now on. */
+  track(tab: Tab, def: AnyServerStateDef): void {
+    if (!def.definition.live) return;
+    let tabs = this.holders.get(def.name);
+    if (!tabs) this.holders.set(def.name, (tabs = new Set()));
+    tabs.add(tab);
+  }
+
+  /** A tab was dropped. */
+  forget(tab: Tab): void {
+    for (const tabs of this.holders.values()) tabs.delete(tab);
+  }
+
+  close(): void {
+    this.stop();
+    this.holders.clear();
+  }
+
+  private deliver(change: ModelChange): void {
+    for (const def of this.interested.get(change.model) ?? []) {
+      for (const tab of this.holders.get(def.name) ?? []) this.queue(tab, def, change);
+    }
+  }
+
+  private queue(tab: Tab, def: AnyServerStateDef, change: ModelChange): void {
+    let byState = this.pending.get(tab);
+    if (!byState) this.pending.set(tab, (byState = new Map()));
+    const waiting = byState.get(def.name);
+    if (waiting) {
+      // A job is already queued for this burst: it will see this change too.
+      if (waiting.length < MAX_PENDING) waiting.push(change);
+      return;
+    }
+    byState.set(def.name, [change]);
+    tab.enqueue(() => {
+      const changes = byState.get(def.name) ?? [];
+      byState.delete(def.name);
+      return this.run(tab, def, changes);
+    });
+  }
+
+  private async run(tab: Tab, def: AnyServerStateDef, changes: ModelChange[]): Promise<void> {
+    const info = tab.info;
+    const live = def.definition.live;
+    if (!info || !live) return;
+    const ctx = new EventContextImpl(info, def.name, '$live');
+    const instance = tab.instance(def);
+    try {
+      const inner = async () => {
+        await live.onChange(instance.self as never, changes, ctx);
+      };
+      await (this.middleware.length ? compose(this.middleware, ctx, inner) : inner());
+      const patch = tab.commit();
+      const actions = ctx.takeActions();
+      if (!patch && !actions) return;
+      const frame: ServerFrame = { t: 'patch', patch: patch ?? {} };
+      if (actions) frame.actions = actions;
+      tab.send(frame);
+    } catch (error) {
+      tab.revert();
+      this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
+    }
+  }
+}
