@@ -21,6 +21,7 @@ export const stateErrorCodes = {
   STRATA_STATE_HANDLER_FAILED: 'A handler threw an unexpected error.',
   STRATA_STATE_BAD_ACTION: 'A handler emitted a client action with unusable arguments (e.g. an off-site redirect).',
   STRATA_STATE_CONFLICT: 'A ModelState save came from a stale edit: the row changed meanwhile.',
+  STRATA_STATE_UNAVAILABLE: 'The shared state store (Redis) is unavailable, or the tab is busy on another worker.',
   STRATA_STATE_CLOSED: 'The client was closed or the tab expired; the call was not sent.',
 } as const;
 

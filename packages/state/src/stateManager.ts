@@ -18,10 +18,11 @@ export interface ManagedTab {
  */
 export interface StateManager<TTab extends ManagedTab = ManagedTab> {
   /**
-   * The tab with this id, made by `create` when the manager holds none (without `create`:
-   * undefined). Throws `STRATA_STATE_QUEUE_FULL` when full of connected tabs.
+   * The tab with this id, made by `create` when the manager holds none — except for a
+   * `rejoin`, which only finds a tab that exists (else undefined). Throws
+   * `STRATA_STATE_QUEUE_FULL` when full of connected tabs.
    */
-  open(id: string, create?: () => TTab): Promise<TTab | undefined>;
+  open(id: string, create: () => TTab, rejoin?: boolean): Promise<TTab | undefined>;
   /** Runs one job of the tab with exclusive access to its stored state. */
   run<T>(tab: TTab, job: () => T | Promise<T>): T | Promise<T>;
   /** Records activity of a tab (LRU order, idle clock). */
@@ -68,14 +69,14 @@ export function createMemoryStateManager<TTab extends ManagedTab>(options: Memor
   sweep.unref?.();
 
   return {
-    async open(id, create) {
+    async open(id, create, rejoin) {
       const found = tabs.get(id);
       if (found) {
         tabs.delete(id);
         tabs.set(id, found);
         return found;
       }
-      if (!create) return undefined;
+      if (rejoin) return undefined;
       if (tabs.size >= maxTabs) {
         let victim: TTab | undefined;
         for (const tab of tabs.values()) {

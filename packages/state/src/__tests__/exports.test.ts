@@ -14,6 +14,7 @@ describe('@strata/state/server exports', () => {
         "applyPatch",
         "assertClientValue",
         "createMemoryStateManager",
+        "createRedisStateManager",
         "defineModelState",
         "defineState",
         "diff",

@@ -80,7 +80,7 @@ export class StateRuntime {
     const { manager } = this.options;
     const create = () =>
       new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job) => manager.run(tab, job), (tab, def) => this.live.track(tab, def));
-    const tab = await this.options.manager.open(id, rejoin ? undefined : create);
+    const tab = await this.options.manager.open(id, create, rejoin);
     if (!tab) throw new StateError('STRATA_STATE_TAB_EXPIRED', 'This tab is no longer held by the server; reload the page.');
     if (!conn.isOpen) return undefined;
     const previous = tab.connection;
@@ -134,7 +134,8 @@ export class StateRuntime {
   /** Queues an event behind the tab's others (refused at once when the queue is full). */
   event(tab: Tab, conn: RuntimeConnection, frame: EventFrame): void {
     if (tab.pending >= this.options.queueLength) return this.refuseQueued(tab, conn, frame.seq);
-    tab.enqueue(() => this.runEvent(tab, conn, frame), true);
+    // A job the state manager could not run or save (Redis down, lock lost) still answers its event.
+    tab.enqueue(() => this.runEvent(tab, conn, frame), true, (error) => tab.send({ t: 'result', seq: frame.seq, error: toWireError(error, this.options.production) }));
   }
 
   private refuseQueued(tab: Tab, conn: RuntimeConnection, seq?: number): void {

@@ -89,6 +89,23 @@ export class StateInstance {
     return this.selfProxy;
   }
 
+  /** The client vars as last committed, as JSON (what a shared state manager stores). */
+  storedVars(): Record<string, JsonValue> {
+    const out: Record<string, JsonValue> = {};
+    for (const key of Object.keys(this.vars)) out[key] = this.shadow[key]!;
+    return out;
+  }
+
+  /** Takes client vars from a stored record (keys the definition no longer has are ignored), then recomputes. */
+  loadVars(stored: Record<string, JsonValue>): void {
+    for (const key of Object.keys(this.vars)) {
+      if (!Object.hasOwn(stored, key)) continue;
+      this.vars[key] = cloneJson(stored[key]!);
+      this.shadow[key] = cloneJson(stored[key]!);
+    }
+    for (const entry of this.computed.values()) this.shadow[entry.key] = cloneJson(this.evaluate(entry) as JsonValue);
+  }
+
   /** The client's view of the state (client vars then computed vars), as last sent. */
   snapshot(): JsonValue {
     return this.shadow;

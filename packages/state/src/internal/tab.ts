@@ -1,9 +1,16 @@
 import type { ConnectionInfo } from '../context.js';
 import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
-import type { Patch } from '../patch.js';
+import type { JsonValue, Patch } from '../patch.js';
 import type { ServerFrame, StatePatches } from '../protocol.js';
 import { type EventScope, StateInstance } from './stateInstance.js';
+
+/** A tab as a shared state manager stores it. */
+export interface TabRecord {
+  seq: number;
+  subscribed: string[];
+  states: Record<string, Record<string, JsonValue>>;
+}
 
 /** The socket side of a tab, as the tab sees it. */
 export interface TabConnection {
@@ -21,6 +28,8 @@ export class Tab implements EventScope {
   readonly subscribed = new Set<string>();
   /** The highest event sequence number processed. */
   lastSeq = 0;
+  /** The stored record's version this tab was last loaded from or saved as (shared managers). */
+  version = 0;
   connection: TabConnection | undefined;
   /** The facts of the socket that last joined (live updates run with them while it is away). */
   info: ConnectionInfo | undefined;
@@ -30,7 +39,9 @@ export class Tab implements EventScope {
   readonly tasks = new Map<number, AbortController>();
   private readonly instances = new Map<string, StateInstance>();
   private readonly touchedNow = new Set<StateInstance>();
-  private queue: { job: Job; counted: boolean }[] = [];
+  private queue: { job: Job; counted: boolean; fail?: (error: unknown) => void }[] = [];
+  /** Frames of the running job: sent once the state manager has saved its state, dropped if it could not. */
+  private held: ServerFrame[] | undefined;
   private waiting = 0;
   private running = false;
   private handlerWindows: Map<string, { start: number; count: number }> | undefined;
@@ -72,21 +83,28 @@ export class Tab implements EventScope {
   }
 
   /** Queues a job behind the tab's others; `counted` jobs (events) count toward the queue limit. */
-  enqueue(job: Job, counted = false): void {
+  enqueue(job: Job, counted = false, fail?: (error: unknown) => void): void {
     if (counted) this.waiting++;
-    this.queue.push({ job, counted });
+    this.queue.push(fail ? { job, counted, fail } : { job, counted });
     if (!this.running) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      const held: ServerFrame[] = [];
+      this.held = held;
       try {
         const pending = this.runJob(this, next.job);
         if (pending) await pending;
+        this.held = undefined;
+        for (const frame of held) this.send(frame);
       } catch (error) {
-        this.onJobError(error);
+        this.held = undefined;
+        if (next.fail) next.fail(error);
+        else this.onJobError(error);
       } finally {
+        this.held = undefined;
         if (next.counted) this.waiting--;
       }
     }
@@ -147,7 +165,8 @@ export class Tab implements EventScope {
    * dead but not yet known to be (until the heartbeat notices) loses what is sent to it.
    */
   send(frame: ServerFrame): void {
-    if (this.connection) this.connection.send(JSON.stringify(frame));
+    if (this.held) this.held.push(frame);
+    else if (this.connection) this.connection.send(JSON.stringify(frame));
     // A task's end is not in the state the next welcome carries: keep it for the rejoin.
     else if (frame.t === 'done' && (this.undelivered ??= []).length < 100) this.undelivered.push(frame);
   }
@@ -160,6 +179,32 @@ export class Tab implements EventScope {
     const out: Record<string, unknown> = {};
     for (const name of names) out[name] = this.instance(lookup(name)).snapshot();
     return out;
+  }
+
+  /** What a shared state manager stores of the tab: JSON only (backend vars stay per worker). */
+  toRecord(): TabRecord {
+    const states: Record<string, Record<string, JsonValue>> = {};
+    for (const [name, instance] of this.instances) states[name] = instance.storedVars();
+    return { seq: this.lastSeq, subscribed: [...this.subscribed], states };
+  }
+
+  /** Replaces the tab's states with a stored record's (unknown states are skipped). */
+  loadRecord(record: TabRecord): void {
+    const lookup = (name: string): AnyServerStateDef | undefined => {
+      try {
+        return this.resolveDef({ name } as AnyServerStateDef);
+      } catch {
+        return undefined;
+      }
+    };
+    this.lastSeq = record.seq;
+    this.subscribed.clear();
+    this.instances.clear();
+    for (const name of record.subscribed) if (lookup(name)) this.subscribed.add(name);
+    for (const [name, vars] of Object.entries(record.states)) {
+      const def = lookup(name);
+      if (def) this.instance(def).loadVars(vars);
+    }
   }
 
   /** Takes a token from the tab's bucket: `burst` at once, refilled at `eventsPerSecond`. */

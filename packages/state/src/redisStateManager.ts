@@ -1,0 +1,176 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { StateError } from './errors.js';
+import type { ManagedTab, StateManager } from './stateManager.js';
+
+/** A tab a shared manager can store: a JSON record, and the version it was last loaded from or saved as. */
+export interface StoredTab extends ManagedTab {
+  version: number;
+  toRecord(): unknown;
+  loadRecord(record: never): void;
+}
+
+/** Options of {@link createRedisStateManager}. */
+export interface RedisStateManagerOptions {
+  /** A Redis URL (`redis://host:6379`) or an ioredis client (give it fail-fast options). */
+  redis: string | Redis;
+  /** Key prefix. Default `strata:tab:`. */
+  prefix?: string;
+  /** A stored tab untouched this long is dropped by Redis (ms). Default 30 minutes. */
+  idleMs?: number;
+  /** How long a worker may hold a tab's lock for one job (ms); a job outliving it is refused. Default 10 s. */
+  lockMs?: number;
+  /** How long a job waits for another worker's lock on the same tab (ms). Default 5 s. */
+  waitMs?: number;
+  /** Changes when the state definitions change shape: a record of another version is dropped and the tab starts afresh. */
+  schemaVersion?: string;
+  /** Tabs kept in this process between jobs. Default 10,000. */
+  maxLocalTabs?: number;
+}
+
+/** Round trips: 1 — lock the tab and, when the stored version differs from ours, load it. */
+const LOCK_AND_LOAD = `
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) == false then return {0} end
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return {1, '0'} end
+if version == ARGV[3] then return {1, version} end
+return {1, version, redis.call('HGET', KEYS[1], 'schema'), redis.call('HGET', KEYS[1], 'record')}`;
+
+/** Round trip 2 — save and unlock, only while we still hold the lock. */
+const SAVE_AND_UNLOCK = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'schema', ARGV[3], 'record', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('DEL', KEYS[2])
+return 1`;
+
+/**
+ * The Redis state manager: tabs stored as JSON records (never a language-specific format),
+ * shared by every worker, one job at a time per tab across workers, at most 2 round trips
+ * per event (lock + load only what changed, save + unlock). Backend vars stay per worker.
+ * A lost lock refuses the job's save instead of writing over another worker.
+ *
+ * @example
+ * app.register(strataState, { states, secret, manager: createRedisStateManager({ redis: process.env.REDIS_URL! }) });
+ */
+export function createRedisStateManager<TTab extends StoredTab>(options: RedisStateManagerOptions): StateManager<TTab> & { roundTrips: number; ready(): Promise<void> } {
+  const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
+  // Without a listener ioredis prints every failed reconnect; the errors reach callers as rejections.
+  redis.on('error', () => undefined);
+  const owns = typeof options.redis === 'string';
+  const prefix = options.prefix ?? 'strata:tab:';
+  const idleMs = options.idleMs ?? 30 * 60_000;
+  const lockMs = options.lockMs ?? 10_000;
+  const waitMs = options.waitMs ?? 5_000;
+  const schema = options.schemaVersion ?? '1';
+  const maxLocal = options.maxLocalTabs ?? 10_000;
+  const local = new Map<string, TTab>();
+  let onDrop: ((tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void) | undefined;
+  const owner = randomBytes(9).toString('base64url');
+  const keys = (id: string) => [`${prefix}${id}`, `${prefix}${id}:lock`];
+
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    manager.roundTrips++;
+    try {
+      return await fn();
+    } catch (error) {
+      throw new StateError('STRATA_STATE_UNAVAILABLE', 'The state store (Redis) is unavailable; try again in a moment.', { cause: error });
+    }
+  };
+
+  const keepLocal = (tab: TTab) => {
+    local.delete(tab.id);
+    local.set(tab.id, tab);
+    if (local.size <= maxLocal) return;
+    for (const old of local.values()) {
+      if (old.connected) continue;
+      local.delete(old.id);
+      onDrop?.(old, 'evicted');
+      break;
+    }
+  };
+
+  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void> } = {
+    roundTrips: 0,
+    async ready() {
+      await call(() => redis.ping());
+    },
+    async open(id, create, rejoin) {
+      const found = local.get(id);
+      if (found) {
+        keepLocal(found);
+        return found;
+      }
+      // Another worker may hold it: an empty local copy, filled by the next job's lock + load.
+      if (rejoin && !(await call(() => redis.exists(keys(id)[0]!)))) return undefined;
+      const tab = create();
+      keepLocal(tab);
+      return tab;
+    },
+    async run(tab, job) {
+      const [key, lock] = keys(tab.id);
+      const token = `${owner}:${randomBytes(6).toString('base64url')}`;
+      const deadline = Date.now() + waitMs;
+      let answer: [number, string?, string?, string?];
+      for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+        answer = (await call(() => redis.eval(LOCK_AND_LOAD, 2, key!, lock!, token, lockMs, String(tab.version)))) as typeof answer;
+        if (answer[0] === 1) break;
+        if (Date.now() > deadline) throw new StateError('STRATA_STATE_UNAVAILABLE', 'This tab is busy on another worker; try again.');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+      const [, version, storedSchema, record] = answer;
+      if (record !== undefined) {
+        if (storedSchema === schema) tab.loadRecord(JSON.parse(record) as never);
+        tab.version = Number(version);
+      }
+      let result: Awaited<ReturnType<typeof job>>;
+      try {
+        result = await job();
+      } catch (error) {
+        await saveAndUnlock(tab, key!, lock!, token);
+        throw error;
+      }
+      await saveAndUnlock(tab, key!, lock!, token);
+      return result;
+    },
+    touch(tab) {
+      if (local.get(tab.id) === tab) keepLocal(tab);
+    },
+    delete(id) {
+      local.delete(id);
+      void call(() => redis.del(keys(id)[0]!)).catch(() => undefined);
+    },
+    onDrop(listener) {
+      onDrop = listener;
+    },
+    get size() {
+      return local.size;
+    },
+    async close() {
+      for (const tab of [...local.values()]) onDrop?.(tab, 'closed');
+      local.clear();
+      if (owns) redis.disconnect();
+    },
+  };
+
+  async function saveAndUnlock(tab: TTab, key: string, lock: string, token: string): Promise<void> {
+    const next = tab.version + 1;
+    const saved = await call(() => redis.eval(SAVE_AND_UNLOCK, 2, key, lock, token, next, schema, JSON.stringify(tab.toRecord()), idleMs));
+    if (saved !== 1) {
+      // Another worker took the tab after our lock expired: its state wins; ours is reloaded next time.
+      tab.version = -1;
+      throw new StateError('STRATA_STATE_UNAVAILABLE', 'This event took longer than the tab lock allows; its state change was not saved.');
+    }
+    tab.version = next;
+  }
+
+  return manager;
+}
+
+/** ioredis options that fail a command at once while Redis is down (instead of after ~73 s), and keep reconnecting. */
+export const failFast = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+  connectTimeout: 1_000,
+} satisfies RedisOptions;
