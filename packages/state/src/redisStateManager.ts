@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { StateError } from './errors.js';
-import type { ManagedTab, StateManager } from './stateManager.js';
+import type { ChangeBus, ManagedTab, StateManager } from './stateManager.js';
 
 /** A tab a shared manager can store: a JSON record, and the version it was last loaded from or saved as. */
 export interface StoredTab extends ManagedTab {
@@ -53,7 +53,7 @@ return 1`;
  * @example
  * app.register(strataState, { states, secret, manager: createRedisStateManager({ redis: process.env.REDIS_URL! }) });
  */
-export function createRedisStateManager<TTab extends StoredTab>(options: RedisStateManagerOptions): StateManager<TTab> & { roundTrips: number; ready(): Promise<void> } {
+export function createRedisStateManager<TTab extends StoredTab>(options: RedisStateManagerOptions): StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus } {
   const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
   // Without a listener ioredis prints every failed reconnect; the errors reach callers as rejections.
   redis.on('error', () => undefined);
@@ -90,8 +90,39 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     }
   };
 
-  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void> } = {
+  const channel = `${prefix}changes`;
+  let subscriber: Redis | undefined;
+  const listeners = new Set<Parameters<ChangeBus['subscribe']>[0]>();
+  const changes: ChangeBus = {
+    publish(change) {
+      // A change that cannot be published is lost to other workers' tabs until their next load; it never fails the commit.
+      void redis.publish(channel, JSON.stringify(change)).catch(() => undefined);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      if (!subscriber) {
+        // A subscriber may queue its SUBSCRIBE until connected; ioredis subscribes again after every reconnect.
+        subscriber = redis.duplicate({ enableOfflineQueue: true });
+        subscriber.on('error', () => undefined);
+        subscriber.on('message', (_channel: string, message: string) => {
+          let change: Parameters<typeof listener>[0];
+          try {
+            change = JSON.parse(message) as typeof change;
+          } catch {
+            return;
+          }
+          if (typeof change?.model !== 'string' || !Array.isArray(change.pks)) return;
+          for (const each of listeners) each(change);
+        });
+        void subscriber.subscribe(channel).catch(() => undefined);
+      }
+      return () => listeners.delete(listener);
+    },
+  };
+
+  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus } = {
     roundTrips: 0,
+    changes,
     async ready() {
       await call(() => redis.ping());
     },
@@ -149,6 +180,7 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     async close() {
       for (const tab of [...local.values()]) onDrop?.(tab, 'closed');
       local.clear();
+      subscriber?.disconnect();
       if (owns) redis.disconnect();
     },
   };

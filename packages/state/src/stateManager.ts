@@ -1,5 +1,11 @@
 import { StateError } from './errors.js';
 
+/** Carries committed model changes between workers. */
+export interface ChangeBus {
+  publish(change: { type: string; model: string; pks: (string | number)[] }): void;
+  subscribe(listener: (change: { type: 'created' | 'updated' | 'deleted'; model: string; pks: (string | number)[] }) => void): () => void;
+}
+
 /** What a state manager needs to know about a tab. */
 export interface ManagedTab {
   readonly id: string;
@@ -31,6 +37,11 @@ export interface StateManager<TTab extends ManagedTab = ManagedTab> {
   delete(id: string): void;
   /** Number of tabs held. */
   readonly size: number;
+  /**
+   * Shared managers spread committed model changes to every worker (live updates); without
+   * it, changes reach the tabs of this process only.
+   */
+  readonly changes?: ChangeBus;
   /** Registers the runtime's listener for dropped tabs (it cancels their tasks and closes their socket). */
   onDrop(listener: (tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void): void;
   /** Stops timers and drops every tab. */

@@ -2,6 +2,7 @@ import { onChange } from '@strata/model';
 import { compose, type Middleware } from '../context.js';
 import type { AnyServerStateDef, ModelChange } from '../defineState.js';
 import type { ServerFrame } from '../protocol.js';
+import type { ChangeBus } from '../stateManager.js';
 import { EventContextImpl } from './eventContext.js';
 import type { Tab } from './tab.js';
 
@@ -25,6 +26,7 @@ export class LiveUpdates {
     states: Iterable<AnyServerStateDef>,
     private readonly middleware: readonly Middleware[],
     private readonly logError: (error: unknown, where: Record<string, unknown>) => void,
+    bus?: ChangeBus,
   ) {
     for (const def of states) {
       for (const model of def.definition.live?.models ?? []) {
@@ -33,7 +35,19 @@ export class LiveUpdates {
         this.interested.set(model.name, list);
       }
     }
-    this.stop = this.interested.size ? onChange((change) => this.deliver(change)) : () => undefined;
+    if (!this.interested.size) {
+      this.stop = () => undefined;
+    } else if (bus) {
+      // Every worker publishes its own commits and hears everyone's, its own included.
+      const local = onChange((change) => bus.publish(change));
+      const remote = bus.subscribe((change) => this.deliver(change));
+      this.stop = () => {
+        local();
+        remote();
+      };
+    } else {
+      this.stop = onChange((change) => this.deliver(change));
+    }
   }
 
   /** A tab made an instance of `def`: it hears that state's changes from now on. */

@@ -57,7 +57,7 @@ export class StateRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     for (const def of options.states) this.register(def);
-    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError);
+    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.manager.changes);
   }
 
   /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
