@@ -70,6 +70,8 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   const tokens = new JoinTokens(options.secret, tokenTtlMs);
   const connections = new Set<Connection>();
   const manager = (options.manager ?? createMemoryStateManager<Tab>()) as StateManager<Tab>;
+  // A store that is down at start-up is a clear boot error, not a stream of failing events.
+  await manager.ready?.();
   manager.onDrop((tab) => {
     runtime.live.forget(tab);
     tab.cancelTasks();

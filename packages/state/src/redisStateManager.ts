@@ -124,7 +124,13 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     roundTrips: 0,
     changes,
     async ready() {
-      await call(() => redis.ping());
+      // Commands are refused until the connection is up (no offline queue): wait for it, briefly.
+      for (let waited = 0; redis.status !== 'ready' && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      try {
+        await redis.ping();
+      } catch (error) {
+        throw new StateError('STRATA_STATE_UNAVAILABLE', `The Redis state manager cannot reach Redis (${typeof options.redis === 'string' ? options.redis.replace(/\/\/[^@/]*@/, '//…@') : 'the given client'}): start Redis or fix REDIS_URL.`, { cause: error });
+      }
     },
     async open(id, create, rejoin) {
       const found = local.get(id);
@@ -151,7 +157,10 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
       }
       const [, version, storedSchema, record] = answer;
       if (record !== undefined) {
-        if (storedSchema === schema) tab.loadRecord(JSON.parse(record) as never);
+        const stored = JSON.parse(record) as { seq: number };
+        // After a deploy that changed the states' shape the tab starts from its defaults, but
+        // keeps its event sequence, so nothing the old tab ran can run again.
+        tab.loadRecord((storedSchema === schema ? stored : { seq: stored.seq, subscribed: [], states: {} }) as never);
         tab.version = Number(version);
       }
       let result: Awaited<ReturnType<typeof job>>;

@@ -42,6 +42,8 @@ export interface StateManager<TTab extends ManagedTab = ManagedTab> {
    * it, changes reach the tabs of this process only.
    */
   readonly changes?: ChangeBus;
+  /** Resolves once the manager can serve (a shared store is reachable); the plugin awaits it at start-up. */
+  ready?(): Promise<void>;
   /** Registers the runtime's listener for dropped tabs (it cancels their tasks and closes their socket). */
   onDrop(listener: (tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void): void;
   /** Stops timers and drops every tab. */

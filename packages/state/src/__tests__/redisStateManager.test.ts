@@ -73,6 +73,23 @@ describe.skipIf(!url)('Redis state manager', () => {
     expect(state.log).toHaveLength(ran);
   });
 
+  it('refuses to start with a clear error when Redis is down at start-up', async () => {
+    const manager = createRedisStateManager({ redis: 'redis://127.0.0.1:1' });
+    await expect(startServer([Counter], { manager: manager as never })).rejects.toMatchObject({ code: 'STRATA_STATE_UNAVAILABLE', message: expect.stringContaining('cannot reach Redis') });
+    await manager.close();
+  });
+
+  it('starts a tab from its defaults after a deploy changed the states, keeping its event sequence', async () => {
+    const managers = [createRedisStateManager({ redis: url!, prefix, schemaVersion: 'v1' }), createRedisStateManager({ redis: url!, prefix, schemaVersion: 'v2' })];
+    const [a, b] = [await startServer([Counter], { manager: managers[0] as never }), await startServer([Counter], { manager: managers[1] as never })];
+    const first = await join(a!, ['counter']);
+    await call(first.client, 1, 'counter', 'add', { by: 5, note: 'old shape' });
+    first.client.socket.close();
+    const second = await join(b!, ['counter'], first.welcome.token);
+    expect(second.welcome).toMatchObject({ ack: 1, states: { counter: { count: 0, log: [] } } });
+    expect(await call(second.client, 1, 'counter', 'add', { by: 5, note: 'replay' })).toMatchObject({ error: { code: 'STRATA_STATE_REPLAYED' } });
+  });
+
   it('refuses a reconnect to a tab Redis no longer holds', async () => {
     const { a, b } = await workers(url!, `${prefix}gone:`);
     const first = await join(a, ['counter']);
