@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { median, printTable } from './table.js';
 
-type Mode = 'raw' | 'strata';
+type Mode = 'raw' | 'strata' | 'strata-redis';
 const TABS = Number(process.env.STRATA_BENCH_TABS ?? 2000);
 const ROUND_TRIPS = 3000;
 const THROUGHPUT_CLIENTS = 20;
@@ -62,7 +62,7 @@ async function openTab(server: Server, mode: Mode, token?: string): Promise<{ so
     }
   });
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  if (mode === 'strata') {
+  if (mode !== 'raw') {
     const joinToken = token ?? (await fetchToken(server));
     await new Promise<void>((resolve) => {
       welcomed = resolve;
@@ -113,7 +113,7 @@ async function roundTrips(server: Server, mode: Mode): Promise<{ p50: number; p9
 async function memoryPerTab(server: Server, mode: Mode): Promise<{ heap: number; rss: number }> {
   // Tokens come from the page's HTTP request, not the socket: fetched before the baseline, so only sockets and tabs are counted.
   const tokens: (string | undefined)[] = [];
-  for (let i = 0; i < TABS; i += 100) tokens.push(...(await Promise.all(Array.from({ length: Math.min(100, TABS - i) }, () => (mode === 'strata' ? fetchToken(server) : undefined)))));
+  for (let i = 0; i < TABS; i += 100) tokens.push(...(await Promise.all(Array.from({ length: Math.min(100, TABS - i) }, () => (mode !== 'raw' ? fetchToken(server) : undefined)))));
   const before = await server.request<{ heapUsed: number; rss: number }>('memory');
   const tabs = [];
   for (let i = 0; i < TABS; i += 100) tabs.push(...(await Promise.all(tokens.slice(i, i + 100).map((token) => openTab(server, mode, token)))));
@@ -154,3 +154,19 @@ printTable(
   ],
 );
 console.log('goals: p50 ≤ 1.3× raw, throughput ≥ 0.75× raw, ≤ 15 KB heap and ≤ 25 KB RSS per idle tab');
+
+if (process.env.STRATA_BENCH_REDIS_URL) {
+  // (a) of issue 6: the same counter event with tabs in Redis, against the in-memory manager.
+  const rows: (string | number)[][] = [];
+  for (const mode of ['strata', 'strata-redis'] as const) {
+    const server = await startServer(mode);
+    const before = await server.request<{ count: number }>('roundTrips');
+    const timing = await roundTrips(server, mode);
+    const after = await server.request<{ count: number }>('roundTrips');
+    await server.stop();
+    const events = ROUND_TRIPS + 500 + timing.perSecond * (THROUGHPUT_MS / 1000);
+    rows.push([mode === 'strata' ? 'memory manager' : 'Redis manager', timing.p50.toFixed(3), timing.p95.toFixed(3), timing.perSecond.toFixed(0), ((after.count - before.count) / events).toFixed(2)]);
+  }
+  printTable('@strata/state: the same counter event, in-memory vs Redis state manager (local Redis)', ['manager', 'p50 ms', 'p95 ms', `events/s (${THROUGHPUT_CLIENTS} sockets)`, 'Redis round trips/event'], rows);
+  console.log('goal: ≤ 2 Redis round trips per event');
+}

@@ -5,10 +5,11 @@
  */
 import websocket from '@fastify/websocket';
 import fastify from 'fastify';
-import { defineState, strataState } from '@strata/state/server';
+import { createRedisStateManager, defineState, strataState } from '@strata/state/server';
 import * as v from 'valibot';
 
 const mode = process.argv[2];
+let roundTrips = () => 0;
 const app = fastify({ logger: false });
 
 const Counter = defineState('counter', {
@@ -29,8 +30,16 @@ if (mode === 'raw') {
     });
   });
 } else {
+  // `strata-redis`: the same, with tabs in Redis (a private key prefix per run).
+  const manager = mode === 'strata-redis' ? createRedisStateManager({ redis: process.env.STRATA_BENCH_REDIS_URL!, prefix: `strata-bench:${process.pid}:` }) : undefined;
+  roundTrips = () => manager?.roundTrips ?? 0;
   // Rate limits are lifted for the throughput run: the benchmark measures the pipeline, not the limiter.
-  await app.register(strataState, { states: [Counter], secret: 'bench-secret-bench-secret-bench-secret!!', limits: { eventsPerSecond: 1e9, burst: 1e9, queueLength: 1e6 } });
+  await app.register(strataState, {
+    states: [Counter],
+    secret: 'bench-secret-bench-secret-bench-secret!!',
+    limits: { eventsPerSecond: 1e9, burst: 1e9, queueLength: 1e6 },
+    ...(manager ? { manager: manager as never } : {}),
+  });
   app.get('/token', async (request) => ({ token: app.strata.issueToken(request) }));
 }
 
@@ -45,6 +54,7 @@ function memory() {
 process.on('message', (message: { type: string }) => {
   if (message.type === 'memory') process.send!({ type: 'memory', ...memory() });
   if (message.type === 'cpu') process.send!({ type: 'cpu', ...process.cpuUsage() });
+  if (message.type === 'roundTrips') process.send!({ type: 'roundTrips', count: roundTrips() });
   if (message.type === 'stop') void app.close().then(() => process.exit(0));
 });
 process.send!({ type: 'ready', address });
