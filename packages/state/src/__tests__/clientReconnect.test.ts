@@ -61,6 +61,24 @@ describe('createClient: reconnecting', () => {
     expect(fake.server.sockets).toHaveLength(1);
   });
 
+  it('treats a replay of a resent event as done (it ran on the old socket’s worker), not as a failure', async () => {
+    const client = connect();
+    const state = client.state('counter');
+    await fake.server.welcome({ counter: counter() });
+    const call = state.call.increment({ by: 1 });
+    await fake.server.take('event');
+    fake.server.sockets[0]!.terminate();
+    // The new worker's welcome was built before the old worker ran event 1: ack 0, so it is resent.
+    await fake.server.welcome({ counter: counter() }, { ack: 0, token: 'tok-2' });
+    expect((await fake.server.take('event')).seq).toBe(1);
+    fake.server.send({ t: 'result', seq: 1, error: { code: 'STRATA_STATE_REPLAYED', message: 'Event 1 was already processed (last: 1).' } });
+    await expect(call).resolves.toBeUndefined();
+    const failed = state.call.increment({ by: 1 });
+    await fake.server.take('event');
+    fake.server.send({ t: 'result', seq: 2, error: { code: 'STRATA_STATE_BAD_ARGS', message: 'Bad.' } });
+    await expect(failed).rejects.toMatchObject({ code: 'STRATA_STATE_BAD_ARGS' });
+  });
+
   it('rejects a state’s ready when the client closes before its first full state', async () => {
     const client = connect();
     const state = client.state('counter');

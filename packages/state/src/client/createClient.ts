@@ -218,7 +218,10 @@ class Client implements StateHost {
     this.#applyPatches(frame.patch);
     if (frame.actions) this.#runActions(frame.actions);
     const settle = this.#outbox.answer(frame.seq, frame.task === true && !frame.error);
-    if (frame.error) settle?.reject(fromWire(frame.error));
+    // A replay of an event we sent means it already ran (e.g. on the worker of a socket we
+    // left before its answer came): done, its result lost — never an error, never run twice.
+    if (frame.error?.code === 'STRATA_STATE_REPLAYED') settle?.resolve(undefined);
+    else if (frame.error) settle?.reject(fromWire(frame.error));
     else settle?.resolve(frame.value);
   }
 

@@ -89,7 +89,15 @@ export class StateRuntime {
     tab.info = conn.info;
     conn.hold();
     clearTimeout(tab.graceTimer);
-    tab.enqueue(() => this.welcome(tab, conn, names));
+    // A join the state manager could not serve (Redis down) is answered and closed, so the client retries.
+    tab.enqueue(
+      () => this.welcome(tab, conn, names),
+      false,
+      (error) => {
+        conn.welcome(JSON.stringify({ t: 'error', error: toWireError(error, this.options.production) } satisfies ServerFrame));
+        conn.close(1013, 'The tab could not be loaded; try again.');
+      },
+    );
     return tab;
   }
 
@@ -122,7 +130,7 @@ export class StateRuntime {
       } catch (error) {
         this.fail(conn, error, {});
       }
-    }, true);
+    }, true, (error) => this.fail(conn, error, { tab: tab.id }));
   }
 
   unsubscribe(tab: Tab, names: readonly string[]): void {
