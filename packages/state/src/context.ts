@@ -70,6 +70,12 @@ export function compose(middleware: readonly Middleware[], ctx: EventContext, in
   return dispatch(0);
 }
 
+/** A guard option (one guard or a list) as a list. */
+export function guardList(guard: Guard | readonly Guard[] | undefined): readonly Guard[] {
+  if (!guard) return [];
+  return typeof guard === 'function' ? [guard] : guard;
+}
+
 /** Runs guards in order; the first that throws refuses. */
 export async function runGuards(guards: readonly Guard[], ctx: EventContext): Promise<void> {
   for (const guard of guards) await guard(ctx);

@@ -1,4 +1,5 @@
 import { StrataError } from '@strata/model';
+import * as v from 'valibot';
 
 /** Every state-runtime error code, with the sentence docs/errors.md expands on. */
 export const stateErrorCodes = {
@@ -46,4 +47,12 @@ export class EventError extends StrataError<string> {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.fields = options.fields;
   }
+}
+
+/** `STRATA_STATE_BAD_ARGS` for `where` (`state.handler`), with valibot's issues as per-field messages (`__all__`: the whole input). */
+export function argsError(where: string, issues: readonly v.BaseIssue<unknown>[]): StateError {
+  const flat = v.flatten(issues as [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]);
+  const fields: Record<string, string[]> = { ...(flat.nested as Record<string, string[]> | undefined) };
+  if (flat.root) fields.__all__ = flat.root;
+  return Object.assign(new StateError('STRATA_STATE_BAD_ARGS', `${where} was called with invalid arguments.`), { fields });
 }

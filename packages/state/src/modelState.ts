@@ -1,9 +1,9 @@
 import { type AnyModel, atomic, type FieldPath, type QuerySet } from '@strata/model';
 import type { ModelSerializer } from '@strata/serializer';
 import * as v from 'valibot';
-import { type EventContext, type Guard, runGuards } from './context.js';
+import { type EventContext, type Guard, guardList, runGuards } from './context.js';
 import { defineState, type HandlerContext } from './defineState.js';
-import { EventError, StateError } from './errors.js';
+import { argsError, EventError, StateError } from './errors.js';
 import type { JsonValue } from './patch.js';
 
 // biome-ignore lint: a serializer of any shape; its output type is what the list holds.
@@ -91,13 +91,12 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     search: v.optional(v.pipe(v.string(), v.maxLength(200))),
     filters: v.optional(v.strictObject(Object.fromEntries(Object.entries(options.filters ?? {}).map(([key, schema]) => [key, v.optional(schema)])))),
   });
-  const guardsOf = (action: ModelAction): readonly Guard[] => {
-    const guard = options.guards?.[action];
-    return guard === undefined ? [] : typeof guard === 'function' ? [guard] : guard;
-  };
+  const guardsOf = (action: ModelAction): readonly Guard[] => guardList(options.guards?.[action]);
   const queryset = (ctx: EventContext) => (options.getQueryset ? options.getQueryset(ctx) : (options.model.objects as QuerySet<M, unknown>));
-  const lookup = async (ctx: EventContext, key: string | number) => {
-    const row = await loaded(queryset(ctx)).filter({ id: key } as never).first();
+  /** The row through the tab's scope, with its relations loaded — or, to lock it for a save, bare (PostgreSQL cannot lock the nullable side of a join). */
+  const lookup = async (ctx: EventContext, key: string | number, forUpdate = false) => {
+    const qs = forUpdate ? queryset(ctx).selectForUpdate() : loaded(queryset(ctx));
+    const row = await qs.filter({ id: key } as never).first();
     if (!row) throw new EventError('STRATA_MODEL_NOT_FOUND', `No ${options.model.name} with id ${JSON.stringify(key)} here.`);
     return row;
   };
@@ -153,7 +152,7 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     let outcome: SaveOutcome<TOut> | undefined;
     try {
       await atomic(async () => {
-        const instance = args.id === undefined ? undefined : await lookupForUpdate(ctx, args.id);
+        const instance = args.id === undefined ? undefined : await lookup(ctx, args.id, true);
         if (instance && options.versionField) {
           const current = (instance as Record<string, unknown>)[options.versionField];
           if (args.version !== current) {
@@ -183,18 +182,16 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     return outcome!;
   }
 
-  async function lookupForUpdate(ctx: EventContext, key: string | number) {
-    const row = await queryset(ctx).selectForUpdate().filter({ id: key } as never).first();
-    if (!row) throw new EventError('STRATA_MODEL_NOT_FOUND', `No ${options.model.name} with id ${JSON.stringify(key)} here.`);
-    return row;
-  }
-
+  const idArgs = v.strictObject({ id });
+  const saveArgs = v.strictObject({ id: v.optional(id), data: v.record(v.string(), v.unknown()), version: v.optional(v.pipe(v.number(), v.integer())) });
   type Spec = { args?: v.GenericSchema | v.GenericSchemaAsync; guard: readonly Guard[]; run(self: Self, args: never, ctx: HandlerContext): unknown };
   const actions: Record<string, Spec> = {
     load: {
       args: v.optional(listArgs),
       guard: guardsOf('load'),
       run: async (s: Self, args: v.InferOutput<typeof listArgs> | undefined, ctx: HandlerContext) => {
+        // Live updates reload only pages a tab has asked for (through load or dispatch).
+        (s as Self & { hasLoaded: boolean }).hasLoaded = true;
         if (args?.page !== undefined) s.page = args.page;
         if (args?.pageSize !== undefined) s.pageSize = args.pageSize;
         if (args?.ordering !== undefined) s.ordering = args.ordering;
@@ -204,7 +201,7 @@ export function defineModelState<const TName extends string, M extends AnyModel,
       },
     },
     startEdit: {
-      args: v.strictObject({ id }),
+      args: idArgs,
       guard: guardsOf('startEdit'),
       run: async (s: Self, args: { id: string | number }, ctx: HandlerContext) => {
         s.editing = await toJSON(await lookup(ctx, args.id), ctx);
@@ -221,13 +218,13 @@ export function defineModelState<const TName extends string, M extends AnyModel,
       },
     },
     save: {
-      args: v.strictObject({ id: v.optional(id), data: v.record(v.string(), v.unknown()), version: v.optional(v.pipe(v.number(), v.integer())) }),
+      args: saveArgs,
       // Guards for save/create/update run inside, once the kind of save is known.
       guard: [],
       run: (s: Self, args: { id?: string | number; data: Record<string, unknown>; version?: number }, ctx: HandlerContext) => save(s, args, ctx),
     },
     delete: {
-      args: v.strictObject({ id }),
+      args: idArgs,
       guard: guardsOf('delete'),
       run: async (s: Self, args: { id: string | number }, ctx: HandlerContext) => {
         const row = (await lookup(ctx, args.id)) as { id: string | number };
@@ -250,20 +247,11 @@ export function defineModelState<const TName extends string, M extends AnyModel,
       ? {}
       : { live: { models: [options.model], onChange: async (s: Self & { hasLoaded: boolean }, _changes: unknown, ctx: HandlerContext) => (s.hasLoaded ? reload(s, ctx) : undefined) } }),
     handlers: (h) => ({
-      load: h.event({
-        ...actions.load!,
-        run: (s, args: v.InferOutput<typeof listArgs> | undefined, ctx) => {
-          (s as unknown as { hasLoaded: boolean }).hasLoaded = true;
-          return actions.load!.run(s, args as never, ctx) as Promise<void>;
-        },
-      }),
-      startEdit: h.event({ ...actions.startEdit!, args: v.strictObject({ id }), run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
+      load: h.event({ ...actions.load!, args: v.optional(listArgs), run: (s, args, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
+      startEdit: h.event({ ...actions.startEdit!, args: idArgs, run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
       cancelEdit: h.event((s, _args, ctx) => actions.cancelEdit!.run(s, undefined as never, ctx) as void),
-      save: h.event({
-        args: v.strictObject({ id: v.optional(id), data: v.record(v.string(), v.unknown()), version: v.optional(v.pipe(v.number(), v.integer())) }),
-        run: (s, args, ctx) => save(s, args, ctx),
-      }),
-      delete: h.event({ ...actions.delete!, args: v.strictObject({ id }), run: (s, args, ctx) => actions.delete!.run(s, args as never, ctx) as Promise<void> }),
+      save: h.event({ args: saveArgs, run: (s, args, ctx) => save(s, args, ctx) }),
+      delete: h.event({ ...actions.delete!, args: idArgs, run: (s, args, ctx) => actions.delete!.run(s, args as never, ctx) as Promise<void> }),
       /** One entry for every action: `{ action: 'save', payload: { … } }`, validated and guarded like the action itself. */
       dispatch: h.event({
         args: v.strictObject({ action: v.picklist(names), payload: v.optional(v.unknown()) }),
@@ -272,13 +260,10 @@ export function defineModelState<const TName extends string, M extends AnyModel,
           let args: unknown = payload;
           if (spec.args) {
             const parsed = await v.safeParseAsync(spec.args, payload);
-            if (!parsed.success) {
-              const flat = v.flatten(parsed.issues as [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]);
-              throw new EventError('STRATA_STATE_BAD_ARGS', `${name}.${action} was called with invalid arguments.`, { fields: { ...(flat.nested as Record<string, string[]>), ...(flat.root ? { __all__: flat.root } : {}) } });
-            }
+            if (!parsed.success) throw argsError(`${name}.${action}`, parsed.issues);
             args = parsed.output;
           } else if (payload !== undefined) {
-            throw new EventError('STRATA_STATE_BAD_ARGS', `${name}.${action} takes no payload.`);
+            throw new StateError('STRATA_STATE_BAD_ARGS', `${name}.${action} takes no payload.`);
           }
           await runGuards(spec.guard, ctx);
           return (await spec.run(s, args as never, ctx)) as SaveOutcome<TOut> | undefined;

@@ -171,7 +171,7 @@ function applyOp(root: JsonValue, op: PatchOp): void {
       else list.splice(index, 1);
       return;
     }
-    if (!isObject(parent)) throw new PatchError(`No object at ${format(op.path)}.`);
+    if (!isObject(parent)) throw new PatchError(`No object at ${formatPath(op.path)}.`);
     const key = last as string;
     // Keys are data, whatever their name: "__proto__" becomes an own property, never the prototype.
     if (op.op === 'del') delete parent[key];
@@ -193,7 +193,7 @@ function resolve(root: JsonValue, path: Path): JsonValue {
   for (const segment of path) {
     if (Array.isArray(segment)) node = asList(node)[indexOfKey(asList(node), segment[0], segment[1])]!;
     else if (isObject(node) && Object.hasOwn(node, segment as string)) node = node[segment as string]!;
-    else throw new PatchError(`No value at ${format(path)}.`);
+    else throw new PatchError(`No value at ${formatPath(path)}.`);
   }
   return node;
 }
@@ -210,6 +210,7 @@ function indexOfKey(list: JsonValue[], key: ItemKey, field = 'id'): number {
   return index;
 }
 
-function format(path: Path): string {
+/** A path as text for messages: `.list[3].stock`. */
+export function formatPath(path: Path): string {
   return path.map((segment) => (Array.isArray(segment) ? `[${JSON.stringify(segment[0])}]` : `.${String(segment)}`)).join('') || '(root)';
 }

@@ -78,6 +78,16 @@ describe.each(databases)('live updates on $name', (db) => {
     expect(state.states.products.total).toBe(31);
   });
 
+  it('updates a tab that loaded its page through dispatch as well', async () => {
+    const client = await connect(server.wsUrl, { origin: server.origin, headers: { cookie: 'uid=1' } });
+    client.send({ t: 'join', v: 1, token: await server.token(), states: ['products'] });
+    await client.next((f) => f.t === 'welcome');
+    await call(client, 1, 'products', 'dispatch', { action: 'load', payload: { pageSize: 10 } });
+    await Product.objects.create({ name: 'Dispatched', price: '1.00', owner: 1, categoryId: teaId });
+    const frame = (await client.next((f) => f.t === 'patch')) as PatchFrame;
+    expect(JSON.stringify(frame.patch.products)).toContain('Dispatched');
+  });
+
   it('sends nothing to a tab that never loaded the page', async () => {
     const client = await connect(server.wsUrl, { origin: server.origin, headers: { cookie: 'uid=1' } });
     client.send({ t: 'join', v: 1, token: await server.token(), states: ['products'] });

@@ -1,8 +1,8 @@
 import * as v from 'valibot';
 import { assertClientValue } from '../clientValue.js';
-import { compose, type ConnectionInfo, type Guard, type Middleware, runGuards } from '../context.js';
+import { compose, type ConnectionInfo, guardList, type Middleware, runGuards } from '../context.js';
 import { type AnyHandler, type AnyServerStateDef, buildHandlers } from '../defineState.js';
-import { StateError } from '../errors.js';
+import { argsError, StateError } from '../errors.js';
 import type { JsonValue } from '../patch.js';
 import { PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
 import type { StateManager } from '../stateManager.js';
@@ -197,7 +197,7 @@ export class StateRuntime {
     let start: (() => void) | undefined;
     try {
       const instance = tab.instance(def);
-      const guards = toList(handler.guard);
+      const guards = guardList(handler.guard);
       const inner = async () => {
         if (guards.length) await runGuards(guards, ctx);
         if (handler.kind === 'task') {
@@ -259,17 +259,3 @@ export class StateRuntime {
     for (const used of Object.values((def.definition.uses ?? {}) as Record<string, AnyServerStateDef>)) this.register(used);
   }
 }
-
-function toList(guard: Guard | readonly Guard[] | undefined): readonly Guard[] {
-  if (!guard) return [];
-  return typeof guard === 'function' ? [guard] : guard;
-}
-
-function argsError(where: string, issues: readonly v.BaseIssue<unknown>[]): StateError {
-  const flat = v.flatten(issues as [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]);
-  const fields: Record<string, string[]> = { ...(flat.nested as Record<string, string[]> | undefined) };
-  if (flat.root) fields.__all__ = flat.root;
-  const error = new StateError('STRATA_STATE_BAD_ARGS', `${where} was called with invalid arguments.`);
-  return Object.assign(error, { fields });
-}
-

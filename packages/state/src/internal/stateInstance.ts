@@ -1,7 +1,7 @@
 import { assertClientValue } from '../clientValue.js';
 import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
-import { applyPatch, type DiffOptions, diff, type JsonValue, type Patch } from '../patch.js';
+import { applyPatch, type DiffOptions, diff, formatPath, type JsonValue, type Patch } from '../patch.js';
 import { cloneJson } from './cloneJson.js';
 import { stateSelves } from './stateSelves.js';
 
@@ -122,7 +122,7 @@ export class StateInstance {
     for (const key of this.touched) {
       const changed = diff(this.shadow[key]!, this.vars[key] as JsonValue, [key], this.diffOptions);
       if (changed.length === 0) continue;
-      for (const op of changed) if ('value' in op) assertClientValue(this.name, pathName(op.path), op.value);
+      for (const op of changed) if ('value' in op) assertClientValue(this.name, formatPath(op.path).slice(1), op.value);
       ops.push(...changed);
       this.markDependents(key, dirtied);
     }
@@ -319,10 +319,6 @@ export class StateInstance {
       }
     }
   }
-}
-
-function pathName(path: Patch[number]['path']): string {
-  return path.map((segment, i) => (Array.isArray(segment) ? `[${JSON.stringify(segment[0])}]` : i === 0 ? segment : `.${segment}`)).join('');
 }
 
 type Tracked = { dependents: Map<string, Set<ComputedEntry>> | undefined };

@@ -40,7 +40,8 @@ export class Tab implements EventScope {
   private readonly instances = new Map<string, StateInstance>();
   private readonly touchedNow = new Set<StateInstance>();
   private queue: { job: Job; counted: boolean; fail?: (error: unknown) => void }[] = [];
-  /** Frames of the running job: sent once the state manager has saved its state, dropped if it could not. */
+  /** A job is running: its frames wait until the state manager has saved its state (dropped if it could not). */
+  private inJob = false;
   private held: ServerFrame[] | undefined;
   private waiting = 0;
   private running = false;
@@ -92,19 +93,20 @@ export class Tab implements EventScope {
   private async drain(): Promise<void> {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-      const held: ServerFrame[] = [];
-      this.held = held;
+      this.inJob = true;
       try {
         const pending = this.runJob(this, next.job);
         if (pending) await pending;
+        const held = this.held;
+        this.inJob = false;
         this.held = undefined;
-        for (const frame of held) this.send(frame);
+        for (const frame of held ?? []) this.send(frame);
       } catch (error) {
+        this.inJob = false;
         this.held = undefined;
         if (next.fail) next.fail(error);
         else this.onJobError(error);
       } finally {
-        this.held = undefined;
         if (next.counted) this.waiting--;
       }
     }
@@ -165,7 +167,7 @@ export class Tab implements EventScope {
    * dead but not yet known to be (until the heartbeat notices) loses what is sent to it.
    */
   send(frame: ServerFrame): void {
-    if (this.held) this.held.push(frame);
+    if (this.inJob) (this.held ??= []).push(frame);
     else if (this.connection) this.connection.send(JSON.stringify(frame));
     // A task's end is not in the state the next welcome carries: keep it for the rejoin.
     else if (frame.t === 'done' && (this.undelivered ??= []).length < 100) this.undelivered.push(frame);
