@@ -140,7 +140,7 @@ export interface StateDefinition<TVars extends AnyVars, TBackend extends AnyVars
    * holding this state runs `onChange` (coalesced: one run per tab per burst, with all the
    * events since its last run), through the event middleware, and gets the patch.
    */
-  live?: LiveOptions<StateSelf<TVars, TBackend, TComputed, TUses>>;
+  live?: LiveOptions<StateSelf<TVars, TBackend, TComputed, TUses>> | undefined;
   /** The only functions the client may call. */
   handlers?: (h: HandlerBuilder<StateSelf<TVars, TBackend, TComputed, TUses>>) => THandlers;
 }

@@ -2,7 +2,7 @@ import { type AnyModel, atomic, type FieldPath, type QuerySet } from '@strata/mo
 import type { ModelSerializer } from '@strata/serializer';
 import * as v from 'valibot';
 import { type EventContext, type Guard, guardList, runGuards } from './context.js';
-import { defineState, type HandlerContext } from './defineState.js';
+import { defineState, type EventHandler, type HandlerContext, type RateLimit } from './defineState.js';
 import { argsError, EventError, StateError } from './errors.js';
 import type { JsonValue } from './patch.js';
 
@@ -12,8 +12,43 @@ type AnySerializer<M extends AnyModel, TOut> = ModelSerializer<M, TOut, any, any
 /** The actions a ModelState knows; each may have its own guard. */
 export type ModelAction = 'load' | 'startEdit' | 'save' | 'create' | 'update' | 'delete';
 
+type AnySchema = v.GenericSchema | v.GenericSchemaAsync;
+type ArgsOf<TArgs> = TArgs extends AnySchema ? v.InferOutput<TArgs> : undefined;
+
+/** What a custom action gets besides the state: the tab's scoped rows and the page. */
+export interface ModelStateTools<M extends AnyModel, TOut> {
+  /** The tab's scoped queryset (`getQueryset(ctx)`): every lookup of a custom action belongs here. */
+  queryset(): QuerySet<M, unknown>;
+  /** One row of the scope by id (locked for update inside a transaction with `forUpdate`); outside it, `STRATA_MODEL_NOT_FOUND`. */
+  get(id: string | number, options?: { forUpdate?: boolean }): Promise<unknown>;
+  /** Loads the current page again (after the action changed rows). */
+  reload(): Promise<void>;
+  /** Rows (or one row) through the serializer, as the list holds them. */
+  serialize(rows: unknown): Promise<TOut>;
+}
+
+/** A custom action of a ModelState, built with `a.action(...)`: a handler and a `dispatch` name at once. */
+export interface ModelStateAction<M extends AnyModel, TOut, TArgs extends AnySchema | undefined, TResult> {
+  readonly kind: 'modelAction';
+  args?: TArgs;
+  guard?: Guard | readonly Guard[];
+  rateLimit?: RateLimit;
+  public?: boolean;
+  run(self: ModelStateVars<TOut>, args: ArgsOf<TArgs>, ctx: HandlerContext, rows: ModelStateTools<M, TOut>): TResult | Promise<TResult>;
+}
+
+/** The builder passed to `actions`: it types `self` and the tools for every custom action. */
+export interface ModelActionBuilder<M extends AnyModel, TOut> {
+  action<TArgs extends AnySchema | undefined = undefined, TResult = void>(
+    spec: Omit<ModelStateAction<M, TOut, TArgs, TResult>, 'kind'>,
+  ): ModelStateAction<M, TOut, TArgs, TResult>;
+}
+
+// biome-ignore lint: custom actions are heterogeneous by design.
+type AnyModelAction = ModelStateAction<any, any, any, any>;
+
 /** The options of {@link defineModelState}. */
-export interface ModelStateOptions<M extends AnyModel, TOut> {
+export interface ModelStateOptions<M extends AnyModel, TOut, TActions extends Record<string, AnyModelAction> = Record<never, never>> {
   model: M;
   /** Rows go out through it; saves go in through its validation. */
   serializer: AnySerializer<M, TOut>;
@@ -43,7 +78,26 @@ export interface ModelStateOptions<M extends AnyModel, TOut> {
   beforeSave?: (data: Record<string, unknown>, ctx: HandlerContext, instance: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>;
   afterSave?: (row: unknown, ctx: HandlerContext, created: boolean) => void | Promise<void>;
   afterDelete?: (id: string | number, ctx: HandlerContext) => void | Promise<void>;
+  /**
+   * Custom actions, each callable as its own handler and through `dispatch`, validated and
+   * guarded like the built-in ones; `rows` reaches only the tab's scoped queryset.
+   *
+   * @example
+   * actions: (a) => ({
+   *   restock: a.action({ args: v.object({ id: v.number(), by: v.number() }), guard: staffRequired,
+   *     run: async (s, { id, by }, ctx, rows) => { await rows.get(id); await Product.objects.filter({ id }).update({ stock: F('stock').add(by) }); await rows.reload(); } }),
+   * }),
+   */
+  actions?: (a: ModelActionBuilder<M, TOut>) => TActions;
 }
+
+/** What any custom action may answer (for `dispatch`'s result type). */
+type ActionResult<TActions> = { [K in keyof TActions]: TActions[K] extends ModelStateAction<AnyModel, unknown, infer _A, infer R> ? Awaited<R> : never }[keyof TActions];
+
+/** The handlers a custom action map becomes. */
+type ActionHandlers<TOut, TActions> = {
+  [K in keyof TActions]: TActions[K] extends ModelStateAction<AnyModel, unknown, infer A, infer R> ? EventHandler<ModelStateVars<TOut>, A, R> : never;
+};
 
 /** The client-visible vars of a ModelState. */
 export type ModelStateVars<TOut> = {
@@ -77,7 +131,10 @@ const id = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.pipe(v.str
  *   getQueryset: (ctx) => Product.objects.filter({ ownerId: ctx.user!.id }),
  * });
  */
-export function defineModelState<const TName extends string, M extends AnyModel, TOut>(name: TName, options: ModelStateOptions<M, TOut>) {
+export function defineModelState<const TName extends string, M extends AnyModel, TOut, TActions extends Record<string, AnyModelAction> = Record<never, never>>(
+  name: TName,
+  options: ModelStateOptions<M, TOut, TActions>,
+) {
   const pageSize = options.pageSize ?? 20;
   const maxPageSize = options.maxPageSize ?? 100;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > maxPageSize) {
@@ -235,6 +292,26 @@ export function defineModelState<const TName extends string, M extends AnyModel,
       },
     },
   };
+  const custom = options.actions?.({ action: (spec) => ({ ...spec, kind: 'modelAction' }) }) ?? ({} as TActions);
+  const tools = (self: Self, ctx: HandlerContext): ModelStateTools<M, TOut> => ({
+    queryset: () => queryset(ctx),
+    get: (key, opts) => lookup(ctx, key, opts?.forUpdate),
+    reload: () => reload(self, ctx),
+    serialize: (rows) => toJSON(rows, ctx),
+  });
+  for (const [action, spec] of Object.entries(custom) as [string, AnyModelAction][]) {
+    if (action in actions || action === 'cancelEdit' || action === 'dispatch' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(action)) {
+      throw new StateError('STRATA_STATE_DEFINITION', `${name}: a custom action cannot be named ${JSON.stringify(action)} (built-in or not an identifier).`);
+    }
+    actions[action] = { args: spec.args, guard: guardList(spec.guard), run: (s: Self, args: never, ctx: HandlerContext) => spec.run(s, args, ctx, tools(s, ctx)) };
+  }
+  const customHandlers = (h: { event: (options: object) => unknown }) =>
+    Object.fromEntries(
+      Object.entries(custom).map(([action, spec]) => [
+        action,
+        h.event({ args: spec.args, guard: spec.guard, rateLimit: spec.rateLimit, public: spec.public, run: (s: Self, args: never, ctx: HandlerContext) => spec.run(s, args, ctx, tools(s, ctx)) }),
+      ]),
+    ) as ActionHandlers<TOut, TActions>;
   const names = Object.keys(actions) as [string, ...string[]];
 
   return defineState(name, {
@@ -243,15 +320,14 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     // scope), so the page is loaded again — through this tab's own queryset and serializer, so
     // a tab never gets a row or field it may not see; the keyed diff sends only what changed.
     backend: () => ({ hasLoaded: false }),
-    ...(options.live === false
-      ? {}
-      : { live: { models: [options.model], onChange: async (s: Self & { hasLoaded: boolean }, _changes: unknown, ctx: HandlerContext) => (s.hasLoaded ? reload(s, ctx) : undefined) } }),
+    live: options.live === false ? undefined : { models: [options.model], onChange: async (s, _changes, ctx) => (s.hasLoaded ? reload(s, ctx) : undefined) },
     handlers: (h) => ({
       load: h.event({ ...actions.load!, args: v.optional(listArgs), run: (s, args, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
       startEdit: h.event({ ...actions.startEdit!, args: idArgs, run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
       cancelEdit: h.event((s, _args, ctx) => actions.cancelEdit!.run(s, undefined as never, ctx) as void),
       save: h.event({ args: saveArgs, run: (s, args, ctx) => save(s, args, ctx) }),
       delete: h.event({ ...actions.delete!, args: idArgs, run: (s, args, ctx) => actions.delete!.run(s, args as never, ctx) as Promise<void> }),
+      ...customHandlers(h as never),
       /** One entry for every action: `{ action: 'save', payload: { … } }`, validated and guarded like the action itself. */
       dispatch: h.event({
         args: v.strictObject({ action: v.picklist(names), payload: v.optional(v.unknown()) }),
@@ -266,7 +342,7 @@ export function defineModelState<const TName extends string, M extends AnyModel,
             throw new StateError('STRATA_STATE_BAD_ARGS', `${name}.${action} takes no payload.`);
           }
           await runGuards(spec.guard, ctx);
-          return (await spec.run(s, args as never, ctx)) as SaveOutcome<TOut> | undefined;
+          return (await spec.run(s, args as never, ctx)) as SaveOutcome<TOut> | ActionResult<TActions> | undefined;
         },
       }),
     }),

@@ -17,7 +17,7 @@ export type {
 } from './defineState.js';
 export type { BaseContext, ConnectionInfo, ContextExtensions, EventContext, Guard, Middleware } from './context.js';
 export { defineModelState } from './modelState.js';
-export type { ModelAction, ModelStateOptions, ModelStateVars, SaveOutcome } from './modelState.js';
+export type { ModelAction, ModelActionBuilder, ModelStateAction, ModelStateOptions, ModelStateTools, ModelStateVars, SaveOutcome } from './modelState.js';
 export { strataState } from './plugin.js';
 export type { StrataStateOptions, StrataStateServer } from './plugin.js';
 export { createMemoryStateManager } from './stateManager.js';

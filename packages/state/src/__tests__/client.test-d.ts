@@ -2,6 +2,8 @@ import * as v from 'valibot';
 import { describe, expectTypeOf, it } from 'vitest';
 import { type Call, type ClientState, createClient, type StrataClient } from '../client.js';
 import { defineState } from '../defineState.js';
+import { defineModelState } from '../modelState.js';
+import { Product, ProductSerializer } from './modelStateFixtures.js';
 
 const Counter = defineState('counter', {
   vars: () => ({ count: 0, rows: [{ id: 1, label: 'a' }] }),
@@ -18,8 +20,12 @@ const Counter = defineState('counter', {
   }),
 });
 const Cart = defineState('cart', { vars: () => ({ items: [] as string[] }) });
+const Things = defineModelState('things', { model: Product, serializer: ProductSerializer, actions: (a) => ({
+  restock: a.action({ args: v.object({ id: v.number(), by: v.number() }), run: async (s, { by }) => ({ stock: by + s.total }) }),
+  clear: a.action({ run: () => undefined }),
+}) });
 
-declare const client: StrataClient<typeof Counter | typeof Cart>;
+declare const client: StrataClient<typeof Counter | typeof Cart | typeof Things>;
 
 describe('createClient types', () => {
   it('types a client by the server’s state definitions', () => {
@@ -54,6 +60,18 @@ describe('createClient types', () => {
     call.increment();
     // @ts-expect-error: no handler of that name
     call.decrement();
+  });
+
+  it('types a ModelState’s built-in and custom actions', () => {
+    const { call, value } = client.state('things');
+    expectTypeOf(value?.list[0]?.name).toEqualTypeOf<string | undefined>();
+    expectTypeOf(call.restock({ id: 1, by: 2 })).toEqualTypeOf<Call<{ stock: number }>>();
+    expectTypeOf(call.clear()).toEqualTypeOf<Call<undefined>>();
+    expectTypeOf(call.load({ page: 2 })).toEqualTypeOf<Call<void>>();
+    // @ts-expect-error: `by` is required
+    call.restock({ id: 1 });
+    // @ts-expect-error: no custom action of that name
+    call.archive({ id: 1 });
   });
 
   it('falls back to untyped states without definitions', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Category, countQueries, Guarded, Product, Products, queries, user } from './modelStateFixtures.js';
+import { defineModelState } from '../server.js';
+import { Category, countQueries, Guarded, Product, ProductSerializer, Products, queries, user } from './modelStateFixtures.js';
 import { databases } from './modelStateDb.js';
 import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
 
@@ -126,5 +127,34 @@ describe.each(databases)('ModelState on $name', (db) => {
     const created = await call(client, 4, 'guarded', 'save', { data: { name: 'New', price: '1.00' } });
     expect(created).toMatchObject({ value: { ok: false, fieldErrors: { owner: expect.any(Array) } } });
     expect(await Product.objects.filter({ name: 'New' }).count()).toBe(0);
+  });
+
+  it('runs custom actions as handlers and through dispatch, scoped, validated and guarded like the built-in ones', async () => {
+    const sencha = (await Product.objects.get({ name: 'Sencha' })) as { id: number };
+    const theirs = (await Product.objects.get({ name: 'Hojicha' })) as { id: number };
+    const client = await tab(1);
+    await call(client, 1, 'products', 'load', { pageSize: 3 });
+    expect(await call(client, 2, 'products', 'restock', { id: sencha.id, by: 2 })).toMatchObject({ value: { stock: 5, shown: 3 } });
+    expect(await call(client, 3, 'products', 'dispatch', { action: 'restock', payload: { id: sencha.id, by: 1 } })).toMatchObject({ value: { stock: 6 } });
+    expect((await state(client)).list.find((p) => p.id === sencha.id)).toMatchObject({ stock: 6 });
+    expect(await call(client, 4, 'products', 'restock', { id: theirs.id, by: 5 })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await call(client, 5, 'products', 'dispatch', { action: 'restock', payload: { id: theirs.id, by: 5 } })).toMatchObject({ error: { code: 'STRATA_MODEL_NOT_FOUND' } });
+    expect(await call(client, 6, 'products', 'restock', { id: sencha.id, by: 1e6 })).toMatchObject({ error: { code: 'STRATA_STATE_BAD_ARGS' } });
+    expect(await call(client, 7, 'products', 'dispatch', { action: 'restock', payload: { id: sencha.id } })).toMatchObject({ error: { code: 'STRATA_STATE_BAD_ARGS' } });
+    expect(await call(client, 8, 'products', 'dispatch', { action: 'clearSearch', payload: { x: 1 } })).toMatchObject({ error: { code: 'STRATA_STATE_BAD_ARGS' } });
+    expect(await Product.objects.get({ id: theirs.id })).toMatchObject({ stock: 1 });
+    expect(await Product.objects.get({ id: sencha.id })).toMatchObject({ stock: 6 });
+    const denied = await tab(3);
+    expect(await call(denied, 1, 'products', 'clearSearch')).toMatchObject({ error: { code: 'TEST_NO_CLEAR' } });
+    expect(await call(denied, 2, 'products', 'dispatch', { action: 'clearSearch' })).toMatchObject({ error: { code: 'TEST_NO_CLEAR' } });
+    expect(await call(client, 9, 'products', 'dispatch', { action: 'clearSearch' })).toMatchObject({ seq: 9 });
+  });
+
+  it('refuses a custom action that would shadow a built-in one, at definition', () => {
+    for (const action of ['save', 'dispatch', 'cancelEdit', '__proto__']) {
+      expect(() => defineModelState('clash', { model: Product, serializer: ProductSerializer, actions: (a) => ({ [action]: a.action({ run: () => undefined }) }) })).toThrow(
+        expect.objectContaining({ code: 'STRATA_STATE_DEFINITION' }),
+      );
+    }
   });
 });

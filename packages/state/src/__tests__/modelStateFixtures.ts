@@ -1,4 +1,4 @@
-import { defineModel, f, runInQueryScope } from '@strata/model';
+import { atomic, defineModel, f, runInQueryScope } from '@strata/model';
 import { createModelSerializer } from '@strata/serializer';
 import * as v from 'valibot';
 import { defineModelState, EventError, type Middleware } from '../server.js';
@@ -32,6 +32,31 @@ export const Products = defineModelState('products', {
   versionField: 'version',
   getQueryset: (ctx) => Product.objects.filter({ owner: ctx.locals.userId as number }),
   assign: (ctx, instance) => (instance ? {} : { owner: ctx.locals.userId }),
+  actions: (a) => ({
+    /** A custom action: its row comes from the tab's scope, like every built-in lookup. */
+    restock: a.action({
+      args: v.strictObject({ id: v.number(), by: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)) }),
+      run: async (s, { id, by }, _ctx, rows) => {
+        const stock = await atomic(async () => {
+          const row = (await rows.get(id, { forUpdate: true })) as { stock: number };
+          await Product.objects.filter({ id }).update({ stock: row.stock + by });
+          return row.stock + by;
+        });
+        await rows.reload();
+        return { stock, shown: s.list.length };
+      },
+    }),
+    /** One with no arguments and a guard of its own. */
+    clearSearch: a.action({
+      guard: (ctx) => {
+        if (ctx.locals.userId === 3) throw new EventError('TEST_NO_CLEAR', 'Not for you.');
+      },
+      run: async (s, _args, _ctx, rows) => {
+        s.search = '';
+        await rows.reload();
+      },
+    }),
+  }),
 });
 
 const staffOnly = (ctx: { locals: Record<string, unknown> }) => {
