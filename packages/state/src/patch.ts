@@ -93,6 +93,11 @@ function diffList(ops: Patch, before: JsonValue[], after: JsonValue[], path: Pat
     return;
   }
   const oldIndex = new Map(oldKeys.map((key, i) => [key, i]));
+  // No item kept (a new page, a first load): one `set` is smaller than an `rm` and an `ins` per item.
+  if (before.length + after.length > 1 && !newKeys.some((key) => oldIndex.has(key))) {
+    ops.push({ op: 'set', path, value: after });
+    return;
+  }
   const newSet = new Set(newKeys);
   for (const key of oldKeys) if (!newSet.has(key)) ops.push({ op: 'rm', path, key, ...by });
   // Items on the longest run that kept its order stay; every other kept item moves once.

@@ -36,6 +36,12 @@ export interface StrataStateOptions {
   reconnectGraceMs?: number;
   /** WebSocket ping interval; a socket that misses a pong is dropped (ms). Default 30 s. */
   heartbeatMs?: number;
+  /**
+   * Live-update jobs (a tab re-reading its rows after a commit) running at once on this worker.
+   * Default 4: a burst reaching 10,000 tabs queues instead of opening 10,000 queries together,
+   * and the first tabs get their patch first. Raise it to the database pool's size.
+   */
+  liveConcurrency?: number;
 }
 
 /** What the plugin adds to the fastify instance, as `app.strata`. */
@@ -85,6 +91,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     production,
     queueLength: limits.queueLength,
     reconnectGraceMs: options.reconnectGraceMs ?? 15_000,
+    liveConcurrency: options.liveConcurrency ?? 4,
     logError: (error, where) => fastify.log.error({ err: error, ...where }, 'strata state event failed'),
   });
   await registerWebsocket(fastify, limits.hardFrameBytes);

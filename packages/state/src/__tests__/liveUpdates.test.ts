@@ -1,6 +1,6 @@
 import { atomic } from '@strata/model';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Patch, ServerFrame } from '../server.js';
+import type { Middleware, Patch, ServerFrame } from '../server.js';
 import { Category, Product, Products, user } from './modelStateFixtures.js';
 import { databases } from './modelStateDb.js';
 import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
@@ -95,5 +95,27 @@ describe.each(databases)('live updates on $name', (db) => {
     await Product.objects.create({ name: 'Unseen', price: '1.00', owner: 1, categoryId: teaId });
     await sleep(100);
     expect(patches(client)).toEqual([]);
+  });
+
+  it('runs at most liveConcurrency reloads at once, and every tab still gets its patch', async () => {
+    let running = 0;
+    let most = 0;
+    const slowScope: Middleware = async (ctx, next) => {
+      if (ctx.handler !== '$live') return next();
+      running++;
+      most = Math.max(most, running);
+      await sleep(10);
+      try {
+        await next();
+      } finally {
+        running--;
+      }
+    };
+    server = await startServer([Products], { middleware: [user, slowScope], liveConcurrency: 2 });
+    const tabs = await Promise.all(Array.from({ length: 6 }, () => loadedTab(1)));
+    await Product.objects.filter({ name: 'Sencha' }).update({ price: '13.00' });
+    await Promise.all(tabs.map((tab) => tab.next((f) => f.t === 'patch')));
+    expect(most).toBe(2);
+    for (const tab of tabs) expect(text(tab)).toContain('13.00');
   });
 });

@@ -38,6 +38,15 @@ describe('diff and applyPatch', () => {
     for (const after of [inserted, removed, moved, movedToEnd]) expect(applyPatch(clone(before), diff(before, after))).toEqual(after);
   });
 
+  it('sends a list whose items are all new (another page) as one set, but one new or removed item as one op', () => {
+    const page1 = { list: rows(50) };
+    const page2 = { list: rows(100).slice(50) };
+    expect(diff(page1, page2)).toEqual([{ op: 'set', path: ['list'], value: page2.list }]);
+    expect(diff({ list: [] }, page1)).toEqual([{ op: 'set', path: ['list'], value: page1.list }]);
+    expect(diff({ list: [] }, { list: rows(1) })).toEqual([{ op: 'ins', path: ['list'], after: null, value: rows(1)[0] }]);
+    expect(diff({ list: rows(1) }, { list: [] })).toEqual([{ op: 'rm', path: ['list'], key: 1 }]);
+  });
+
   it('turns any document into any other (random keyed lists, nested objects, plain lists)', () => {
     const next = random(42);
     const randomList = () => {

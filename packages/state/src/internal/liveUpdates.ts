@@ -20,12 +20,17 @@ export class LiveUpdates {
   /** Model name → live states interested in it. */
   private readonly interested = new Map<string, AnyServerStateDef[]>();
   private readonly pending = new WeakMap<Tab, Map<string, ModelChange[]>>();
+  /** Jobs waiting for one of `concurrency` slots, first come first served (a queue with a moving head). */
+  private ready: [Tab, AnyServerStateDef][] = [];
+  private head = 0;
+  private running = 0;
   private readonly stop: () => void;
 
   constructor(
     states: Iterable<AnyServerStateDef>,
     private readonly middleware: readonly Middleware[],
     private readonly logError: (error: unknown, where: Record<string, unknown>) => void,
+    private readonly concurrency: number,
     bus?: ChangeBus,
   ) {
     for (const def of states) {
@@ -66,6 +71,8 @@ export class LiveUpdates {
   close(): void {
     this.stop();
     this.holders.clear();
+    this.ready = [];
+    this.head = 0;
   }
 
   private deliver(change: ModelChange): void {
@@ -84,11 +91,52 @@ export class LiveUpdates {
       return;
     }
     byState.set(def.name, [change]);
-    tab.enqueue(() => {
-      const changes = byState.get(def.name) ?? [];
-      byState.delete(def.name);
-      return this.run(tab, def, changes);
-    });
+    this.ready.push([tab, def]);
+    this.pump();
+  }
+
+  /** Starts waiting jobs while slots are free; each frees its slot when done, however it ends. */
+  private pump(): void {
+    while (this.running < this.concurrency && this.head < this.ready.length) {
+      const [tab, def] = this.ready[this.head++]!;
+      if (this.head === this.ready.length) {
+        this.ready = [];
+        this.head = 0;
+      }
+      const byState = this.pending.get(tab);
+      if (!byState?.has(def.name)) continue;
+      if (!this.holders.get(def.name)?.has(tab)) {
+        byState.delete(def.name);
+        continue;
+      }
+      this.running++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        this.running--;
+        // The next job starts after pending I/O: with a synchronous driver (SQLite) a burst would
+        // otherwise run to its end in microtasks, holding every socket's events and writes.
+        setImmediate(() => this.pump());
+      };
+      tab.enqueue(
+        async () => {
+          try {
+            const changes = byState.get(def.name) ?? [];
+            byState.delete(def.name);
+            await this.run(tab, def, changes);
+          } finally {
+            release();
+          }
+        },
+        false,
+        (error) => {
+          byState.delete(def.name);
+          release();
+          this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
+        },
+      );
+    }
   }
 
   private async run(tab: Tab, def: AnyServerStateDef, changes: ModelChange[]): Promise<void> {

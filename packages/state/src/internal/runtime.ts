@@ -38,6 +38,7 @@ export interface RuntimeOptions {
   production: boolean;
   queueLength: number;
   reconnectGraceMs: number;
+  liveConcurrency: number;
   logError: (error: unknown, where: Record<string, unknown>) => void;
 }
 
@@ -57,7 +58,7 @@ export class StateRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     for (const def of options.states) this.register(def);
-    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.manager.changes);
+    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.liveConcurrency, options.manager.changes);
   }
 
   /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
