@@ -7,37 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, gte, inArray, like, lte } from 'drizzle-orm';
-import { close, defineModel, f, getRegistry, runInQueryScope, setup } from '@strata/model';
+import { close, getRegistry, runInQueryScope, setup } from '@strata/model';
 import { createSchema } from '@strata/model/migrations';
+import { Customer, models, Order, OrderItem, ORDERS, Product, seed } from './shopModels.js';
 import { printTable, time } from './table.js';
-
-const Customer = defineModel('bench.Customer', { fields: { email: f.text({ maxLength: 100 }), name: f.text({ maxLength: 100 }) } });
-const Product = defineModel('bench.Product', {
-  fields: { name: f.text({ maxLength: 100 }), price: f.decimal({ scale: 2 }), stock: f.integer(), category: f.integer() },
-});
-const Order = defineModel('bench.Order', {
-  fields: { customer: f.foreignKey(() => Customer, { relatedName: 'orders' }), note: f.text() },
-});
-const OrderItem = defineModel('bench.OrderItem', {
-  fields: {
-    order: f.foreignKey(() => Order, { relatedName: 'items' }),
-    product: f.foreignKey(() => Product, { relatedName: 'orderItems' }),
-    quantity: f.integer(),
-  },
-});
-const models = [Customer, Product, Order, OrderItem];
-const ORDERS = 1_000;
-
-async function seed(): Promise<void> {
-  const customers = await Customer.objects.bulkCreate(Array.from({ length: 200 }, (_, i) => ({ email: `c${i}@x.io`, name: `Customer ${i}` })));
-  const products = await Product.objects.bulkCreate(
-    Array.from({ length: 500 }, (_, i) => ({ name: `Product ${i}`, price: `${(i % 90) + 1}.50`, stock: i % 40, category: i % 10 })),
-  );
-  const orders = await Order.objects.bulkCreate(Array.from({ length: ORDERS }, (_, i) => ({ customer: customers[i % 200]!, note: `n${i}` })));
-  await OrderItem.objects.bulkCreate(
-    orders.flatMap((order, i) => [0, 1, 2].map((k) => ({ order, product: products[(i * 3 + k) % 500]!, quantity: k + 1 }))),
-  );
-}
 
 /** Strata: one queryset. */
 const strataOrders = () => Order.objects.selectRelated('customer').prefetch('items', 'items.product').orderBy('id');

@@ -4,10 +4,9 @@
  * (c) heap and RSS per idle connected tab at 2,000 tabs. Each server runs in its own
  * process (with --expose-gc) so only its memory is measured.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { type ChildServer, startChild } from './child.js';
 import { median, printTable } from './table.js';
 
 type Mode = 'raw' | 'strata' | 'strata-redis';
@@ -16,30 +15,10 @@ const ROUND_TRIPS = 3000;
 const THROUGHPUT_CLIENTS = 20;
 const THROUGHPUT_MS = 2000;
 
-interface Server {
-  child: ChildProcess;
-  address: string;
-  request<T>(type: string): Promise<T>;
-  stop(): Promise<void>;
-}
+type Server = ChildServer;
 
-async function startServer(mode: Mode): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./stateSocketServer.js', import.meta.url)), [mode], { execArgv: ['--expose-gc', ...(process.env.STRATA_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STRATA_BENCH_PROF] : [])] });
-  const address = await new Promise<string>((resolve) => child.once('message', (m: { address: string }) => resolve(m.address)));
-  return {
-    child,
-    address,
-    request: (type) =>
-      new Promise((resolve) => {
-        child.once('message', resolve as never);
-        child.send({ type });
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send({ type: 'stop' });
-      }),
-  };
+function startServer(mode: Mode): Promise<Server> {
+  return startChild('./stateSocketServer.js', [mode], ['--expose-gc', ...(process.env.STRATA_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STRATA_BENCH_PROF] : [])]);
 }
 
 /** An open socket that has joined (strata) or just connected (raw), with a promise-per-frame helper. */
