@@ -9,9 +9,13 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** Forks `script` (a path next to this file's build) with `args`; it answers `{ address }` once listening. */
+/**
+ * Forks `script` (a path next to this file's build) with `args`; it answers `{ address }` once
+ * listening. With STRATA_BENCH_PROF=dir, each child writes a CPU profile there.
+ */
 export async function startChild(script: string, args: string[], execArgv: string[] = []): Promise<ChildServer> {
-  const child = fork(new URL(script, import.meta.url), args, { execArgv });
+  const profile = process.env.STRATA_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STRATA_BENCH_PROF}`] : [];
+  const child = fork(new URL(script, import.meta.url), args, { execArgv: [...execArgv, ...profile] });
   const address = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { address: string }) => resolve(m.address));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it listened`)));

@@ -18,7 +18,7 @@ const THROUGHPUT_MS = 2000;
 type Server = ChildServer;
 
 function startServer(mode: Mode): Promise<Server> {
-  return startChild('./stateSocketServer.js', [mode], ['--expose-gc', ...(process.env.STRATA_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STRATA_BENCH_PROF] : [])]);
+  return startChild('./stateSocketServer.js', [mode], ['--expose-gc']);
 }
 
 /** An open socket that has joined (strata) or just connected (raw), with a promise-per-frame helper. */

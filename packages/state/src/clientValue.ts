@@ -24,33 +24,48 @@ interface Problem {
   hint: string;
 }
 
+/** A value still to check, with how it was reached (the path is spelt only for a problem). */
+interface Visit {
+  value: unknown;
+  parent: Visit | undefined;
+  key: string;
+  exit?: true;
+}
+
+function pathOf(visit: Visit): string {
+  let where = '';
+  for (let at: Visit | undefined = visit; at?.parent; at = at.parent) where = `${Array.isArray(at.parent.value) ? `[${at.key}]` : `.${at.key}`}${where}`;
+  return where;
+}
+
 function findProblem(root: unknown): Problem | undefined {
   // Iterative walk (a deep value must not overflow the stack); `open` holds the current ancestors for cycles.
-  const stack: { value: unknown; where: string; exit?: true }[] = [{ value: root, where: '' }];
+  const stack: Visit[] = [{ value: root, parent: undefined, key: '' }];
   const open = new Set<object>();
   while (stack.length) {
-    const { value, where, exit } = stack.pop()!;
-    if (exit) {
+    const visit = stack.pop()!;
+    const { value } = visit;
+    if (visit.exit) {
       open.delete(value as object);
       continue;
     }
     if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
     if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return { where, what: String(value), hint: '' };
+      if (!Number.isFinite(value)) return { where: pathOf(visit), what: String(value), hint: '' };
       continue;
     }
-    if (typeof value !== 'object') return { where, what: value === undefined ? 'undefined' : `a ${typeof value}`, hint: '' };
+    if (typeof value !== 'object') return { where: pathOf(visit), what: value === undefined ? 'undefined' : `a ${typeof value}`, hint: '' };
     const model = modelOfRow(value);
-    if (model) return { where, what: `a ${model.name} row`, hint: ' with a serializer (toJSON) from @strata/serializer' };
-    if (stateSelves.has(value)) return { where, what: 'a state object (it includes backend-only vars)', hint: ': copy the vars you need into a plain object' };
-    if (open.has(value)) return { where, what: 'a cycle', hint: '' };
+    if (model) return { where: pathOf(visit), what: `a ${model.name} row`, hint: ' with a serializer (toJSON) from @strata/serializer' };
+    if (stateSelves.has(value)) return { where: pathOf(visit), what: 'a state object (it includes backend-only vars)', hint: ': copy the vars you need into a plain object' };
+    if (open.has(value)) return { where: pathOf(visit), what: 'a cycle', hint: '' };
     const proto = Object.getPrototypeOf(value);
     if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-      return { where, what: `a ${value.constructor?.name ?? 'class instance'}`, hint: value instanceof Date ? ' (date.toISOString())' : '' };
+      return { where: pathOf(visit), what: `a ${value.constructor?.name ?? 'class instance'}`, hint: value instanceof Date ? ' (date.toISOString())' : '' };
     }
     open.add(value);
-    stack.push({ value, where, exit: true });
-    for (const key of Object.keys(value)) stack.push({ value: (value as Record<string, unknown>)[key], where: `${where}${Array.isArray(value) ? `[${key}]` : `.${key}`}` });
+    stack.push({ value, parent: visit.parent, key: visit.key, exit: true });
+    for (const key of Object.keys(value)) stack.push({ value: (value as Record<string, unknown>)[key], parent: visit, key });
   }
   return undefined;
 }

@@ -74,9 +74,11 @@ export interface ModelStateOptions<M extends AnyModel, TOut, TActions extends Re
   guards?: Partial<Record<ModelAction, Guard | readonly Guard[]>>;
   /** Values the server decides on a save (e.g. `{ owner: ctx.user.id }` on create), never read from input. */
   assign?: (ctx: HandlerContext, instance: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>;
-  /** Hooks: change the data before a save, act after one or after a delete. */
+  /** Hooks: change the data before a save, act after one (both in the save's transaction). */
   beforeSave?: (data: Record<string, unknown>, ctx: HandlerContext, instance: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>;
   afterSave?: (row: unknown, ctx: HandlerContext, created: boolean) => void | Promise<void>;
+  /** Before a delete (throw an `EventError` to refuse it) and after one, in its transaction. */
+  beforeDelete?: (row: unknown, ctx: HandlerContext) => void | Promise<void>;
   afterDelete?: (id: string | number, ctx: HandlerContext) => void | Promise<void>;
   /**
    * Custom actions, each callable as its own handler and through `dispatch`, validated and
@@ -284,9 +286,14 @@ export function defineModelState<const TName extends string, M extends AnyModel,
       args: idArgs,
       guard: guardsOf('delete'),
       run: async (s: Self, args: { id: string | number }, ctx: HandlerContext) => {
-        const row = (await lookup(ctx, args.id)) as { id: string | number };
-        await (options.model.objects as QuerySet<M, unknown>).filter({ id: row.id } as never).delete();
-        if (options.afterDelete) await options.afterDelete(row.id, ctx);
+        // One transaction: a hook that throws leaves the row where it was.
+        const row = await atomic(async () => {
+          const found = (await lookup(ctx, args.id, true)) as { id: string | number };
+          if (options.beforeDelete) await options.beforeDelete(found, ctx);
+          await (options.model.objects as QuerySet<M, unknown>).filter({ id: found.id } as never).delete();
+          if (options.afterDelete) await options.afterDelete(found.id, ctx);
+          return found;
+        });
         if ((s.editing as { id?: unknown } | null)?.id === row.id) s.editing = null;
         await reload(s, ctx);
       },

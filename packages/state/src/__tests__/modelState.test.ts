@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defineModelState } from '../server.js';
-import { Category, countQueries, Guarded, Product, ProductSerializer, Products, queries, user } from './modelStateFixtures.js';
+import { Category, countQueries, Guarded, Hooked, hookLog, Product, ProductSerializer, Products, queries, user } from './modelStateFixtures.js';
 import { databases } from './modelStateDb.js';
 import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
 
@@ -14,7 +14,7 @@ describe.each(databases)('ModelState on $name', (db) => {
     await db.close();
   });
   beforeEach(async () => {
-    server = await startServer([Products, Guarded], { middleware: [user, countQueries] });
+    server = await startServer([Products, Guarded, Hooked], { middleware: [user, countQueries] });
     await Product.objects.delete();
     await Category.objects.delete();
     tea = await Category.objects.create({ name: 'Tea' });
@@ -156,5 +156,25 @@ describe.each(databases)('ModelState on $name', (db) => {
         expect.objectContaining({ code: 'STRATA_STATE_DEFINITION' }),
       );
     }
+  });
+
+  it('runs its hooks inside the save or delete: a hook that throws leaves nothing written', async () => {
+    hookLog.length = 0;
+    const client = await tab(1);
+    const created = await call(client, 1, 'hooked', 'save', { data: { name: '  Kabusecha  ', price: '15.00' } });
+    expect(created).toMatchObject({ value: { ok: true, row: { name: 'Kabusecha', owner: 1 } } });
+    expect(await call(client, 2, 'hooked', 'save', { data: { name: 'Boom', price: '1.00' } })).toMatchObject({ error: { code: 'TEST_AFTER_SAVE' } });
+    expect(await Product.objects.filter({ name: 'Boom' }).count()).toBe(0);
+
+    const sencha = (await Product.objects.get({ name: 'Sencha' })) as { id: number };
+    expect(await call(client, 3, 'hooked', 'delete', { id: sencha.id })).toMatchObject({ error: { code: 'TEST_IN_STOCK' } });
+    const matcha = (await Product.objects.get({ name: 'Matcha' })) as { id: number };
+    hookLog.push('fail next delete');
+    expect(await call(client, 4, 'hooked', 'delete', { id: matcha.id })).toMatchObject({ error: { code: 'TEST_AFTER_DELETE' } });
+    expect(await Product.objects.filter({ id: { in: [sencha.id, matcha.id] } }).count()).toBe(2);
+    hookLog.length = 0;
+    expect(await call(client, 5, 'hooked', 'delete', { id: matcha.id })).toMatchObject({ seq: 5 });
+    expect(await Product.objects.filter({ id: matcha.id }).count()).toBe(0);
+    expect(hookLog).toEqual([`afterDelete ${matcha.id}`]);
   });
 });

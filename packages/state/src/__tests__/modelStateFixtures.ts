@@ -69,6 +69,28 @@ export const Guarded = defineModelState('guarded', {
   guards: { delete: staffOnly, update: staffOnly },
 });
 
+/** Every hook, recording what it saw; `afterSave` and `afterDelete` fail on demand. */
+export const hookLog: string[] = [];
+export const Hooked = defineModelState('hooked', {
+  model: Product,
+  serializer: ProductSerializer,
+  selectRelated: ['category'],
+  getQueryset: (ctx) => Product.objects.filter({ owner: ctx.locals.userId as number }),
+  assign: (ctx, instance) => (instance ? {} : { owner: ctx.locals.userId }),
+  beforeSave: (data) => ({ ...data, ...(typeof data.name === 'string' ? { name: data.name.trim() } : {}) }),
+  afterSave: (row, _ctx, created) => {
+    hookLog.push(`afterSave ${(row as { name: string }).name} ${created ? 'created' : 'updated'}`);
+    if ((row as { name: string }).name === 'Boom') throw new EventError('TEST_AFTER_SAVE', 'afterSave refused.');
+  },
+  beforeDelete: (row) => {
+    if ((row as { stock: number }).stock > 0) throw new EventError('TEST_IN_STOCK', 'Still in stock.');
+  },
+  afterDelete: (id) => {
+    hookLog.push(`afterDelete ${id}`);
+    if (hookLog.includes('fail next delete')) throw new EventError('TEST_AFTER_DELETE', 'afterDelete refused.');
+  },
+});
+
 /** The signed-in user, from the upgrade request's cookie (what the auth layer will do with a session). */
 export const user: Middleware = async (ctx, next) => {
   ctx.locals.userId = Number(ctx.cookies.uid);

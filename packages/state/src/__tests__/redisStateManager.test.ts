@@ -101,6 +101,33 @@ describe.skipIf(!url)('Redis state manager', () => {
     expect((await client.closed).code).toBe(4410);
   });
 
+  it('refuses the save of an event that outlived its lock, instead of writing over the worker that took the tab', async () => {
+    const Slow = defineState('slow', {
+      vars: () => ({ by: [] as string[] }),
+      handlers: (h) => ({
+        slow: h.event(async (s) => {
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          s.by.push('slow');
+        }),
+        fast: h.event((s) => {
+          s.by.push('fast');
+        }),
+      }),
+    });
+    const managers = [createRedisStateManager({ redis: url!, prefix, lockMs: 250 }), createRedisStateManager({ redis: url!, prefix, lockMs: 250 })];
+    const a = await startServer([Slow], { manager: managers[0] as never });
+    const b = await startServer([Slow], { manager: managers[1] as never });
+    const one = await join(a, ['slow']);
+    const slow = call(one.client, 1, 'slow', 'slow');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    // a's lock has expired while its handler still runs: b takes the tab and saves.
+    const two = await join(b, ['slow'], one.welcome.token);
+    expect(await call(two.client, 2, 'slow', 'fast')).toMatchObject({ seq: 2, patch: { slow: [{ op: 'set', path: ['by'], value: ['fast'] }] } });
+    expect(await slow).toMatchObject({ seq: 1, error: { code: 'STRATA_STATE_UNAVAILABLE' } });
+    const fresh = await join(b, ['slow'], two.welcome.token);
+    expect(fresh.welcome).toMatchObject({ ack: 2, states: { slow: { by: ['fast'] } } });
+  });
+
   it('fails events with STRATA_STATE_UNAVAILABLE while Redis is down, and recovers without a restart', async () => {
     const port = 6390 + Math.floor(Math.random() * 500);
     const start = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
