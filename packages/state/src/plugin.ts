@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Middleware } from './context.js';
-import type { AnyServerStateDef } from './defineState.js';
+import type { ConnectionInfo, Middleware } from './context.js';
+import type { AnyServerStateDef, ModelChange } from './defineState.js';
 import { StateError } from './errors.js';
 import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
@@ -46,10 +47,28 @@ export interface StrataStateOptions {
 
 /** What the plugin adds to the fastify instance, as `app.strata`. */
 export interface StrataStateServer {
-  /** A join token for a new tab, to embed in the page that opens the socket. */
-  issueToken(request: FastifyRequest): string;
+  /**
+   * A join token for a new tab, to embed in the page that opens the socket. `bind` overrides
+   * what `bindToken(request)` would give — for a response that sets a new session cookie the
+   * request does not carry yet (after a login).
+   */
+  issueToken(request: FastifyRequest, options?: { bind?: string | undefined }): string;
   /** Tabs held and sockets open. */
   stats(): { tabs: number; connections: number };
+  /**
+   * Sends `payload` (JSON) under `topic` to the `onBroadcast` listeners of this worker, at once,
+   * and of every other worker sharing the state manager (Redis pub/sub; best effort).
+   */
+  broadcast(topic: string, payload: unknown): void;
+  /** Hears `topic` from every worker; returns the unsubscribe function. */
+  onBroadcast(topic: string, listener: (payload: unknown) => void): () => void;
+  /**
+   * Ends, on this worker, every tab whose socket's upgrade `match`es (e.g. of a session that
+   * ended): the tab is forgotten and its socket closed with `signedOut` (4403). Returns how many.
+   */
+  endTabs(match: (info: ConnectionInfo) => boolean, reason?: string): number;
+  /** Hears every committed model change of every worker (local ones too); returns the unsubscribe function. */
+  onModelChange(listener: (change: ModelChange) => void): () => void;
 }
 
 declare module 'fastify' {
@@ -116,13 +135,52 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   }, options.heartbeatMs ?? 30_000);
   heartbeat.unref();
 
+  const worker = randomBytes(9).toString('base64url');
+  const topics = new Map<string, Set<(payload: unknown) => void>>();
+  const hear = (topic: string, payload: unknown) => {
+    for (const listener of topics.get(topic) ?? []) {
+      try {
+        listener(payload);
+      } catch (error) {
+        fastify.log.error({ err: error, topic }, 'strata broadcast listener failed');
+      }
+    }
+  };
+  const stopSignals = manager.signals?.subscribe((signal) => {
+    if (signal.origin !== worker) hear(signal.topic, signal.payload);
+  });
   fastify.decorate('strata', {
-    issueToken: (request: FastifyRequest) => tokens.issue({ bind: options.bindToken?.(request) }),
+    issueToken: (request: FastifyRequest, issue?: { bind?: string | undefined }) =>
+      tokens.issue({ bind: issue && 'bind' in issue ? issue.bind : options.bindToken?.(request) }),
     stats: () => ({ tabs: manager.size, connections: connections.size }),
+    broadcast(topic, payload) {
+      hear(topic, payload);
+      manager.signals?.publish({ topic, payload, origin: worker });
+    },
+    onBroadcast(topic, listener) {
+      let set = topics.get(topic);
+      if (!set) topics.set(topic, (set = new Set()));
+      set.add(listener);
+      return () => void set.delete(listener);
+    },
+    endTabs(match, reason = 'The session ended.') {
+      let ended = 0;
+      for (const connection of [...connections]) {
+        const info = connection.joinedInfo;
+        if (info && match(info)) {
+          connection.end(reason);
+          ended++;
+        }
+      }
+      return ended;
+    },
+    onModelChange: (listener) => runtime.changes.listen(listener),
   } satisfies StrataStateServer);
   fastify.addHook('onClose', async () => {
     clearInterval(heartbeat);
     runtime.live.close();
+    runtime.changes.close();
+    stopSignals?.();
     for (const connection of connections) connection.close(CLOSE_CODES.tryAgain, 'Server shutting down.');
     await manager.close();
   });

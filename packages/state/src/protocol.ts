@@ -46,6 +46,8 @@ export const CLOSE_CODES = {
   tryAgain: 1013,
   /** The join token is missing, forged or expired: reload the page for a new one. */
   badToken: 4401,
+  /** The session ended (logout, deactivation, password change elsewhere): the tab is gone; load the page again. */
+  signedOut: 4403,
   /** Another connection joined as this tab (the newest one wins). */
   replaced: 4409,
   /** The tab's state expired on the server. */

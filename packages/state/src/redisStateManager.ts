@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { StateError } from './errors.js';
-import type { ChangeBus, ManagedTab, StateManager } from './stateManager.js';
+import type { ChangeBus, ManagedTab, Signal, SignalBus, StateManager } from './stateManager.js';
 
 /** A tab a shared manager can store: a JSON record, and the version it was last loaded from or saved as. */
 export interface StoredTab extends ManagedTab {
@@ -53,7 +53,9 @@ return 1`;
  * @example
  * app.register(strataState, { states, secret, manager: createRedisStateManager({ redis: process.env.REDIS_URL! }) });
  */
-export function createRedisStateManager<TTab extends StoredTab>(options: RedisStateManagerOptions): StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus } {
+export function createRedisStateManager<TTab extends StoredTab>(
+  options: RedisStateManagerOptions,
+): StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus } {
   const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
   // Without a listener ioredis prints every failed reconnect; the errors reach callers as rejections.
   redis.on('error', () => undefined);
@@ -90,39 +92,14 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     }
   };
 
-  const channel = `${prefix}changes`;
-  let subscriber: Redis | undefined;
-  const listeners = new Set<Parameters<ChangeBus['subscribe']>[0]>();
-  const changes: ChangeBus = {
-    publish(change) {
-      // A change that cannot be published is lost to other workers' tabs until their next load; it never fails the commit.
-      void redis.publish(channel, JSON.stringify(change)).catch(() => undefined);
-    },
-    subscribe(listener) {
-      listeners.add(listener);
-      if (!subscriber) {
-        // A subscriber may queue its SUBSCRIBE until connected; ioredis subscribes again after every reconnect.
-        subscriber = redis.duplicate({ enableOfflineQueue: true });
-        subscriber.on('error', () => undefined);
-        subscriber.on('message', (_channel: string, message: string) => {
-          let change: Parameters<typeof listener>[0];
-          try {
-            change = JSON.parse(message) as typeof change;
-          } catch {
-            return;
-          }
-          if (typeof change?.model !== 'string' || !Array.isArray(change.pks)) return;
-          for (const each of listeners) each(change);
-        });
-        void subscriber.subscribe(channel).catch(() => undefined);
-      }
-      return () => listeners.delete(listener);
-    },
-  };
+  const channel = sharedChannels(redis);
+  const changes: ChangeBus = channel(`${prefix}changes`, (value): value is ModelChange => typeof (value as ModelChange)?.model === 'string' && Array.isArray((value as ModelChange).pks));
+  const signals: SignalBus = channel(`${prefix}signals`, (value): value is Signal => typeof (value as Signal)?.topic === 'string' && typeof (value as Signal).origin === 'string');
 
-  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus } = {
+  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus } = {
     roundTrips: 0,
     changes,
+    signals,
     async ready() {
       // Commands are refused until the connection is up (no offline queue): wait for it, briefly.
       for (let waited = 0; redis.status !== 'ready' && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -189,7 +166,7 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     async close() {
       for (const tab of [...local.values()]) onDrop?.(tab, 'closed');
       local.clear();
-      subscriber?.disconnect();
+      channel.close();
       if (owns) redis.disconnect();
     },
   };
@@ -206,6 +183,52 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
   }
 
   return manager;
+}
+
+type ModelChange = Parameters<Parameters<ChangeBus['subscribe']>[0]>[0];
+
+/**
+ * Pub/sub channels of one Redis connection, sharing one subscriber connection made on first
+ * use. Publishing is fire-and-forget: a message that cannot be sent never fails the caller.
+ */
+function sharedChannels(redis: Redis) {
+  let subscriber: Redis | undefined;
+  const listeners = new Map<string, Set<(message: string) => void>>();
+  const open = (name: string, listener: (message: string) => void) => {
+    let set = listeners.get(name);
+    if (!set) listeners.set(name, (set = new Set()));
+    set.add(listener);
+    if (!subscriber) {
+      // A subscriber may queue its SUBSCRIBE until connected; ioredis subscribes again after every reconnect.
+      subscriber = redis.duplicate({ enableOfflineQueue: true });
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (from: string, message: string) => {
+        for (const each of listeners.get(from) ?? []) each(message);
+      });
+    }
+    if (set.size === 1) void subscriber.subscribe(name).catch(() => undefined);
+    return () => void set.delete(listener);
+  };
+  function channel<T>(name: string, accept: (value: unknown) => value is T) {
+    return {
+      publish(value: T): void {
+        void redis.publish(name, JSON.stringify(value)).catch(() => undefined);
+      },
+      subscribe(listener: (value: T) => void): () => void {
+        return open(name, (message) => {
+          let value: unknown;
+          try {
+            value = JSON.parse(message);
+          } catch {
+            return;
+          }
+          if (accept(value)) listener(value);
+        });
+      },
+    };
+  }
+  channel.close = () => subscriber?.disconnect();
+  return channel;
 }
 
 /** ioredis options that fail a command at once while Redis is down (instead of after ~73 s), and keep reconnecting. */

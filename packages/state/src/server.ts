@@ -23,7 +23,7 @@ export type { StrataStateOptions, StrataStateServer } from './plugin.js';
 export { createMemoryStateManager } from './stateManager.js';
 export { createRedisStateManager } from './redisStateManager.js';
 export type { RedisStateManagerOptions, StoredTab } from './redisStateManager.js';
-export type { ChangeBus, ManagedTab, MemoryStateManagerOptions, StateManager } from './stateManager.js';
+export type { ChangeBus, ManagedTab, MemoryStateManagerOptions, Signal, SignalBus, StateManager } from './stateManager.js';
 export { EventError, StateError, stateErrorCodes } from './errors.js';
 export type { StateErrorCode } from './errors.js';
 export { assertClientValue } from './clientValue.js';

@@ -6,6 +6,20 @@ export interface ChangeBus {
   subscribe(listener: (change: { type: 'created' | 'updated' | 'deleted'; model: string; pks: (string | number)[] }) => void): () => void;
 }
 
+/** A message for every worker: `topic` names what it is about, `payload` is JSON. */
+export interface Signal {
+  topic: string;
+  payload: unknown;
+  /** The worker that sent it (it delivered it to itself already). */
+  origin: string;
+}
+
+/** Carries signals (e.g. "this session ended") between workers. */
+export interface SignalBus {
+  publish(signal: Signal): void;
+  subscribe(listener: (signal: Signal) => void): () => void;
+}
+
 /** What a state manager needs to know about a tab. */
 export interface ManagedTab {
   readonly id: string;
@@ -42,6 +56,8 @@ export interface StateManager<TTab extends ManagedTab = ManagedTab> {
    * it, changes reach the tabs of this process only.
    */
   readonly changes?: ChangeBus;
+  /** Shared managers carry `app.strata.broadcast` signals to every worker; without it, to this one. */
+  readonly signals?: SignalBus;
   /** Resolves once the manager can serve (a shared store is reachable); the plugin awaits it at start-up. */
   ready?(): Promise<void>;
   /** Registers the runtime's listener for dropped tabs (it cancels their tasks and closes their socket). */

@@ -59,6 +59,7 @@ export class StateHandle implements ClientState {
   #value: JsonValue | undefined;
   #ready!: Promise<void>;
   #settleReady!: { resolve(): void; reject(error: Error): void; pending: boolean };
+  #failed = false;
   readonly #subscribers = new Set<{ readonly listener: Listener }>();
   readonly #watchers = new PathListeners();
 
@@ -121,7 +122,16 @@ export class StateHandle implements ClientState {
 
   /** The client closed before the first full state. */
   fail(error: ServerError): void {
+    this.#failed = true;
     if (this.#settleReady.pending) this.#settleReady.reject(error);
+  }
+
+  /** The client starts over as a new tab: a state that had failed gets a new `ready`. */
+  restart(): void {
+    this.resyncing = false;
+    if (!this.#failed) return;
+    this.#failed = false;
+    if (!this.#settleReady.pending) this.#newReady();
   }
 
   #changed(paths: readonly Path[], marked: Set<Listener>): void {

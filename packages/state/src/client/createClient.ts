@@ -57,6 +57,12 @@ export interface StrataClient<TStates extends AnyStateDef = AnyStateDef> {
   registerFunction(name: string, fn: ClientFunction): () => void;
   /** Closes the socket and stops reconnecting; pending calls reject with `STRATA_STATE_CLOSED`. */
   close(): void;
+  /**
+   * Starts over as a new tab joined with `token` — after signing in or out, with a token of the
+   * new session — even after the client stopped. Pending calls reject with `STRATA_STATE_CLOSED`;
+   * every state keeps its subscription and gets the new tab's full state in its welcome.
+   */
+  restart(token: string): void;
 }
 
 /**
@@ -144,6 +150,19 @@ class Client implements StateHost {
 
   close(): void {
     this.#stop('closed', closedError('closed'));
+  }
+
+  restart(token: string): void {
+    if (typeof token !== 'string' || token === '') throw new TypeError('restart needs the join token of the new tab.');
+    if (this.#failure) browser.addEventListener?.('online', this.#online);
+    this.#failure = undefined;
+    this.#token = token;
+    this.#joined = false;
+    this.#connection.stop();
+    this.#outbox.restart(closedError('restarted'));
+    for (const handle of this.#states.values()) handle.restart();
+    this.#setStatus('connecting');
+    this.#connection.open();
   }
 
   call(state: string, handler: string, args: JsonValue | undefined): Call<unknown> {
@@ -266,6 +285,7 @@ class Client implements StateHost {
     this.#joined = false;
     this.#outbox.disconnected();
     if (code === CLOSE_CODES.badToken || code === CLOSE_CODES.expired) return this.#stop('expired', closedError('expired'));
+    if (code === CLOSE_CODES.signedOut) return this.#stop('expired', closedError('signedOut'));
     if (code === CLOSE_CODES.replaced) return this.#stop('closed', closedError('replaced'));
     this.#setStatus(browser.navigator?.onLine === false ? 'offline' : 'reconnecting');
     this.#connection.retryLater();

@@ -134,6 +134,13 @@ export class Outbox {
     else event.cancelAsked = true;
   }
 
+  /** Rejects every pending call with `error` and starts a new tab's sequence at 1 (later calls go ahead). */
+  restart(error: ServerError): void {
+    this.failAll(error);
+    this.#failure = undefined;
+    this.#nextSeq = 1;
+  }
+
   /** Rejects every pending call, and every later one, with `error`. */
   failAll(error: ServerError): void {
     this.#failure = error;

@@ -37,8 +37,10 @@ export function fromWire(error: WireError): ServerError {
 }
 
 /** The error pending calls are rejected with once the client can no longer send them. */
-export function closedError(why: 'closed' | 'expired' | 'replaced'): ServerError {
+export function closedError(why: 'closed' | 'expired' | 'replaced' | 'signedOut' | 'restarted'): ServerError {
   const messages = {
+    signedOut: 'The session ended (signed out here or elsewhere) before the server answered this call: load the page again.',
+    restarted: 'The client started over as a new tab (e.g. after signing in) before the server answered this call.',
     closed: 'The client was closed before the server answered this call.',
     expired: 'The page’s session expired before the server answered this call: reload the page.',
     replaced: 'Another connection took this tab over before the server answered this call: reload the page to use it here.',

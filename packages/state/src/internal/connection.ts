@@ -88,6 +88,17 @@ export class Connection implements RuntimeConnection {
     this.send(JSON.stringify({ t: 'token', token: this.joinTokens.issue({ tab: this.info.tab, bind: this.bind, rejoin: true }) } satisfies ServerFrame));
   }
 
+  /** The upgrade facts once joined (undefined before the join). */
+  get joinedInfo(): ConnectionInfo | undefined {
+    return this.tab ? this.info : undefined;
+  }
+
+  /** Ends this socket's tab for good (its session ended), or just the socket before a join. */
+  end(reason: string): void {
+    if (this.tab) this.runtime.end(this.tab, reason);
+    else this.close(CLOSE_CODES.signedOut, reason);
+  }
+
   close(code: number, reason: string): void {
     if (this.socket.readyState <= 1) this.socket.close(code, reason);
   }

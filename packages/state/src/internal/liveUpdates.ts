@@ -1,8 +1,7 @@
-import { onChange } from '@strata/model';
 import { compose, type Middleware } from '../context.js';
 import type { AnyServerStateDef, ModelChange } from '../defineState.js';
 import type { ServerFrame } from '../protocol.js';
-import type { ChangeBus } from '../stateManager.js';
+import type { ChangeHub } from './changeHub.js';
 import { EventContextImpl } from './eventContext.js';
 import type { Tab } from './tab.js';
 
@@ -31,7 +30,7 @@ export class LiveUpdates {
     private readonly middleware: readonly Middleware[],
     private readonly logError: (error: unknown, where: Record<string, unknown>) => void,
     private readonly concurrency: number,
-    bus?: ChangeBus,
+    changes: ChangeHub,
   ) {
     for (const def of states) {
       for (const model of def.definition.live?.models ?? []) {
@@ -40,19 +39,7 @@ export class LiveUpdates {
         this.interested.set(model.name, list);
       }
     }
-    if (!this.interested.size) {
-      this.stop = () => undefined;
-    } else if (bus) {
-      // Every worker publishes its own commits and hears everyone's, its own included.
-      const local = onChange((change) => bus.publish(change));
-      const remote = bus.subscribe((change) => this.deliver(change));
-      this.stop = () => {
-        local();
-        remote();
-      };
-    } else {
-      this.stop = onChange((change) => this.deliver(change));
-    }
+    this.stop = this.interested.size ? changes.listen((change) => this.deliver(change)) : () => undefined;
   }
 
   /** A tab made an instance of `def`: it hears that state's changes from now on. */

@@ -4,8 +4,9 @@ import { compose, type ConnectionInfo, guardList, type Middleware, runGuards } f
 import { type AnyHandler, type AnyServerStateDef, buildHandlers } from '../defineState.js';
 import { argsError, StateError } from '../errors.js';
 import type { JsonValue } from '../patch.js';
-import { PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
+import { CLOSE_CODES, PROTOCOL_VERSION, type ServerFrame } from '../protocol.js';
 import type { StateManager } from '../stateManager.js';
+import { ChangeHub } from './changeHub.js';
 import { EventContextImpl } from './eventContext.js';
 import { LiveUpdates } from './liveUpdates.js';
 import type { JoinTokens } from './joinToken.js';
@@ -53,12 +54,15 @@ export class StateRuntime {
   private readonly defs = new Map<string, AnyServerStateDef>();
   private readonly handlers = new Map<string, Map<string, AnyHandler>>();
 
+  /** Committed model changes of every worker. */
+  readonly changes: ChangeHub;
   /** Routes committed model changes to the tabs whose states show them. */
   readonly live: LiveUpdates;
 
   constructor(private readonly options: RuntimeOptions) {
     for (const def of options.states) this.register(def);
-    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.liveConcurrency, options.manager.changes);
+    this.changes = new ChangeHub(options.manager.changes);
+    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.liveConcurrency, this.changes);
   }
 
   /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
@@ -155,6 +159,20 @@ export class StateRuntime {
 
   cancel(tab: Tab, seq: number): void {
     tab.tasks.get(seq)?.abort(new StateError('STRATA_STATE_CANCELLED', 'The task was cancelled.'));
+  }
+
+  /**
+   * Ends a tab for good (its session ended): its tasks stop, the state manager and live
+   * updates forget it, and its socket closes with `signedOut`, so no later socket rejoins it.
+   */
+  end(tab: Tab, reason: string): void {
+    clearTimeout(tab.graceTimer);
+    tab.cancelTasks();
+    this.live.forget(tab);
+    this.options.manager.delete(tab.id);
+    const conn = tab.connection;
+    tab.connection = undefined;
+    conn?.close(CLOSE_CODES.signedOut, reason);
   }
 
   /** A socket went away: the tab keeps its state; its tasks stop if it does not come back in time. */
