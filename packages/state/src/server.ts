@@ -7,6 +7,8 @@ export type {
   AnyServerStateDef,
   EventHandler,
   HandlerBuilder,
+  LiveOptions,
+  ModelChange,
   HandlerContext,
   RateLimit,
   StateDef,
