@@ -262,9 +262,11 @@ export class AuthCore {
   async spendExchange(code: unknown, bind: string | undefined): Promise<number> {
     const bad = new AuthError('STRATA_AUTH_BAD_TOKEN', 'This sign-in link is invalid or was already used; sign in again.');
     if (typeof code !== 'string' || !/^[\w-]{43}$/.test(code)) throw bad;
-    const record = await this.store.take(exchangeKey(code));
-    const exchange = record?.data.exchange as { userId?: unknown; bind?: unknown } | undefined;
+    const key = exchangeKey(code);
+    // Checked before it is spent: another browser presenting the code cannot burn it.
+    const exchange = (await this.store.get(key))?.data.exchange as { userId?: unknown; bind?: unknown } | undefined;
     if (!exchange || typeof exchange.userId !== 'number' || typeof exchange.bind !== 'string' || !bind || !sameText(exchange.bind, bind)) throw bad;
+    if (!(await this.store.take(key))) throw bad;
     return exchange.userId;
   }
 }

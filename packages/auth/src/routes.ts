@@ -18,7 +18,8 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('user', null);
   app.decorateRequest('session', null);
-  core.attach(app);
+  // Once every plugin is in: the state runtime (if any) is registered after this one.
+  app.addHook('onReady', async () => core.attach(app));
   app.addHook('onClose', async () => core.close());
 
   const prefix = core.routePrefix;

@@ -6,6 +6,8 @@ import type { ChangeBus, ManagedTab, Signal, SignalBus, StateManager } from './s
 /** A tab a shared manager can store: a JSON record, and the version it was last loaded from or saved as. */
 export interface StoredTab extends ManagedTab {
   version: number;
+  /** Ended for good (its session ended): its record is deleted, never saved again. */
+  readonly ended?: boolean;
   toRecord(): unknown;
   loadRecord(record: never): void;
 }
@@ -42,6 +44,11 @@ if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'schema', ARGV[3], 'record', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('DEL', KEYS[2])
+return 1`;
+
+const DELETE_AND_UNLOCK = `
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1`;
 
 /**
@@ -172,6 +179,11 @@ export function createRedisStateManager<TTab extends StoredTab>(
   };
 
   async function saveAndUnlock(tab: TTab, key: string, lock: string, token: string): Promise<void> {
+    if (tab.ended) {
+      // A job that was running when its tab ended must not write the tab back.
+      await call(() => redis.eval(DELETE_AND_UNLOCK, 2, key, lock, token));
+      return;
+    }
     const next = tab.version + 1;
     const saved = await call(() => redis.eval(SAVE_AND_UNLOCK, 2, key, lock, token, next, schema, JSON.stringify(tab.toRecord()), idleMs));
     if (saved !== 1) {

@@ -95,7 +95,10 @@ export class Connection implements RuntimeConnection {
 
   /** Ends this socket's tab for good (its session ended), or just the socket before a join. */
   end(reason: string): void {
-    if (this.tab) this.runtime.end(this.tab, reason);
+    const tab = this.tab;
+    // Ended once: a second endTabs before the socket finished closing finds nothing here.
+    this.tab = undefined;
+    if (tab) this.runtime.end(tab, reason);
     else this.close(CLOSE_CODES.signedOut, reason);
   }
 

@@ -166,6 +166,7 @@ export class StateRuntime {
    * updates forget it, and its socket closes with `signedOut`, so no later socket rejoins it.
    */
   end(tab: Tab, reason: string): void {
+    tab.ended = true;
     clearTimeout(tab.graceTimer);
     tab.cancelTasks();
     this.live.forget(tab);

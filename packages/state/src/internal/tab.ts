@@ -36,6 +36,8 @@ export class Tab implements EventScope {
   lastSeen = Date.now();
   /** Timer that cancels the tab's tasks when its socket does not come back. */
   graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ended for good (its session ended): the state manager deletes it instead of saving it. */
+  ended = false;
   readonly tasks = new Map<number, AbortController>();
   private readonly instances = new Map<string, StateInstance>();
   private readonly touchedNow = new Set<StateInstance>();
