@@ -1,4 +1,5 @@
 import { defineState, type HandlerContext } from '@strata/state/server';
+import * as v from 'valibot';
 import type { AuthCore } from './auth.js';
 import { AuthError } from './errors.js';
 import { changePassword, confirmReset, flowArgs, type PublicUser, publicUser, register, requestReset } from './flows.js';
@@ -47,12 +48,19 @@ export function defineAuthState(core: AuthCore) {
           return signIn(user.id, ctx);
         },
       }),
-      /** Ends this session on every worker; this tab's socket closes (4403) right after the answer. */
+      /**
+       * Ends this session (with `everywhere`, every session of the user) on every worker; this
+       * tab's socket closes (4403) right after the answer.
+       */
       logout: h.event({
+        args: v.optional(v.strictObject({ everywhere: v.optional(v.boolean()) })),
         public: true,
-        run: async (s, _args, ctx) => {
+        run: async (s, args, ctx) => {
           s.user = null;
-          if (ctx.session) await core.endSessions([ctx.session.key], { afterReply: true });
+          if (args?.everywhere && ctx.user) {
+            await core.endUserSessions(ctx.user.id, ctx.session?.key);
+            if (ctx.session) await core.endSessions([ctx.session.key], { afterReply: true });
+          } else if (ctx.session) await core.endSessions([ctx.session.key], { afterReply: true });
         },
       }),
       changePassword: h.event({

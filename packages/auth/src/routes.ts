@@ -93,7 +93,10 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
     return signedIn(request, value, user);
   });
   route('/logout', async (request, reply) => {
-    if (request.session) await core.endSessions([request.session.key]);
+    // `{ everywhere: true }` ends every session of the user (every device), not only this one.
+    const everywhere = (request.body as { everywhere?: unknown } | undefined)?.everywhere === true;
+    if (everywhere && request.user) await core.endUserSessions(request.user.id);
+    else if (request.session) await core.endSessions([request.session.key]);
     reply.clearCookie(core.cookieName, { path: '/' });
     return { user: null };
   });

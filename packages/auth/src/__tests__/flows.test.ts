@@ -102,4 +102,26 @@ describe.each(databases)('auth flows on $name', (db) => {
     expect(await customer.call('admin', 'editProduct', { id: 1 })).toMatchObject({ error: { code: 'STRATA_AUTH_PERMISSION_DENIED' } });
     expect((await customer.state('admin')).touched).toBe(0);
   });
+
+  it('signs out this session over the socket after answering, or every session of the user with everywhere', async () => {
+    await createUser({ email: 'erin@example.com', password: PASSWORD });
+    const [phone, laptop] = [t.browser(), t.browser()];
+    for (const browser of [phone, laptop]) {
+      await browser.open();
+      await browser.request('POST', '/auth/login', { login: 'erin@example.com', password: PASSWORD });
+    }
+    const [onPhone, onLaptop, alsoOnLaptop] = [await phone.socket(), await laptop.socket(), await laptop.socket()];
+    // Only this session: the laptop stays signed in.
+    expect(await onPhone.call('auth', 'logout')).toEqual({ t: 'result', seq: 1 });
+    expect(await onPhone.closed).toBe(4403);
+    expect((await laptop.request('GET', '/auth/me')).body).toMatchObject({ user: { email: 'erin@example.com' } });
+    // Every session of the user, on every tab.
+    await phone.open();
+    await phone.request('POST', '/auth/login', { login: 'erin@example.com', password: PASSWORD });
+    const again = await phone.socket();
+    expect((await again.call('auth', 'logout', { everywhere: true })).error).toBeUndefined();
+    expect(await Promise.all([again.closed, onLaptop.closed, alsoOnLaptop.closed])).toEqual([4403, 4403, 4403]);
+    expect((await laptop.request('GET', '/auth/me')).body).toEqual({ user: null });
+    expect(await Session.objects.filter({ userId: { isNull: false } }).count()).toBe(0);
+  });
 });
