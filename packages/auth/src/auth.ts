@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { onChange } from '@strata/model';
 import type { ConnectionInfo, Middleware, ModelChange } from '@strata/state/server';
-import { type AuthUser, CurrentUsers } from './currentUser.js';
+import { type AuthUser, type CurrentSession, CurrentUsers } from './currentUser.js';
 import { AuthError } from './errors.js';
 import { User } from './models.js';
 import { defaultPasswordValidators, hashPassword, MAX_PASSWORD_LENGTH, type PasswordValidator, verifyDummy, verifyPassword } from './passwords.js';
@@ -114,7 +114,10 @@ export class AuthCore {
       if (change.model === User.name) for (const pk of change.pks) this.users.dropUser(Number(pk));
       else if (PERMISSION_MODELS.has(change.model)) this.users.dropPermissions();
     };
-    this.stops.push(strata ? strata.onModelChange(changed) : onChange(changed));
+    // This worker's own changes at once (synchronously, after commit); with a shared state
+    // manager, every worker's through it too (dropping twice is harmless).
+    this.stops.push(onChange(changed));
+    if (strata) this.stops.push(strata.onModelChange(changed));
     if (strata) {
       this.stops.push(
         strata.onBroadcast(ENDED, (payload) => {
@@ -140,7 +143,7 @@ export class AuthCore {
 
   /** The store key of a socket's or request's session cookie. */
   sessionKeyOf(source: ConnectionInfo | FastifyRequest): string | undefined {
-    return sessionKey((source as { cookies?: Record<string, string | undefined> }).cookies?.[this.cookieName]);
+    return this.users.keyOf((source as { cookies?: Record<string, string | undefined> }).cookies?.[this.cookieName]);
   }
 
   /** The event middleware: `ctx.user` and `ctx.session` from the server-side session, on every event (fails closed). */
@@ -212,11 +215,10 @@ export class AuthCore {
    * Starts a signed-in session with a new key (never the one from before sign-in), carrying
    * the old session's data over and ending the old session everywhere. Returns the cookie value.
    */
-  async startSession(userId: number, previousKey: string | undefined): Promise<string> {
+  async startSession(userId: number, previous: CurrentSession | null | undefined): Promise<string> {
     const value = newSessionValue();
-    const previous = previousKey ? await this.store.get(previousKey) : undefined;
-    await this.store.save({ key: sessionKey(value)!, userId, data: previous?.data ?? {}, expiresAt: Date.now() + this.sessionTtlMs });
-    if (previousKey) await this.endSessions([previousKey]);
+    await this.store.save({ key: sessionKey(value)!, userId, data: { ...previous?.data }, expiresAt: Date.now() + this.sessionTtlMs });
+    if (previous) await this.endSessions([previous.key]);
     return value;
   }
 
@@ -254,8 +256,15 @@ export class AuthCore {
    */
   async createExchange(userId: number, bind: string): Promise<string> {
     const code = randomBytes(32).toString('base64url');
-    await this.store.save({ key: exchangeKey(code), userId: null, data: { exchange: { userId, bind } }, expiresAt: Date.now() + EXCHANGE_TTL_MS });
+    const exchange = { userId, bind, password: await this.passwordMark(userId) };
+    await this.store.save({ key: exchangeKey(code), userId: null, data: { exchange }, expiresAt: Date.now() + EXCHANGE_TTL_MS });
     return code;
+  }
+
+  /** A mark of the user's password hash: a code made before a password change or reset is spent by it. */
+  private async passwordMark(userId: number): Promise<string | undefined> {
+    const row = await User.objects.filter({ id: userId, isActive: true }).only('id', 'password').first();
+    return row ? createHash('sha256').update(`exchange-password\n${row.password}`).digest('base64url') : undefined;
   }
 
   /** Spends an exchange code from the browser with session `bind`; returns the user id, or throws STRATA_AUTH_BAD_TOKEN. */
@@ -264,9 +273,11 @@ export class AuthCore {
     if (typeof code !== 'string' || !/^[\w-]{43}$/.test(code)) throw bad;
     const key = exchangeKey(code);
     // Checked before it is spent: another browser presenting the code cannot burn it.
-    const exchange = (await this.store.get(key))?.data.exchange as { userId?: unknown; bind?: unknown } | undefined;
+    const exchange = (await this.store.get(key))?.data.exchange as { userId?: unknown; bind?: unknown; password?: unknown } | undefined;
     if (!exchange || typeof exchange.userId !== 'number' || typeof exchange.bind !== 'string' || !bind || !sameText(exchange.bind, bind)) throw bad;
     if (!(await this.store.take(key))) throw bad;
+    const mark = await this.passwordMark(exchange.userId);
+    if (!mark || typeof exchange.password !== 'string' || !sameText(exchange.password, mark)) throw bad;
     return exchange.userId;
   }
 }

@@ -22,6 +22,8 @@ export interface CurrentSession {
   readonly key: string;
   readonly userId: number | null;
   readonly expiresAt: number;
+  /** All of the session's data (read-only; change it with `set`). */
+  readonly data: Readonly<Record<string, unknown>>;
   get<T = unknown>(name: string): T | undefined;
   /** Stores `value` (JSON) under `name` in the session, at once. */
   set(name: string, value: unknown): Promise<void>;
@@ -31,6 +33,8 @@ type UserRow = { id: number; email: string; username: string | null; name: strin
 interface Entry {
   record: SessionRecord;
   user: UserRow | null;
+  /** What `resolve` answers, built once per entry. */
+  resolved?: { session: CurrentSession; user: AuthUser | null };
   perms?: { generation: number; codes: Promise<Set<string>> };
   groups?: { generation: number; names: Promise<Set<string>> };
   loadedAt: number;
@@ -45,6 +49,10 @@ interface Entry {
 export class CurrentUsers {
   private readonly entries = new Map<string, Entry>();
   private readonly byUser = new Map<number, Set<string>>();
+  /** Store keys of recent cookie values, so an event does not hash its cookie again (bounded like the entries). */
+  private readonly keys = new Map<string, string | undefined>();
+  /** Loads under way: concurrent misses of one session share one load. */
+  private readonly loading = new Map<string, Promise<Entry | undefined>>();
   /** Bumped when any permission, group or membership changes: cached sets are then reloaded. */
   private generation = 0;
 
@@ -55,11 +63,22 @@ export class CurrentUsers {
 
   /** The session and user of a cookie value; anonymous for none, a forged or an ended one. Throws STRATA_AUTH_UNAVAILABLE when the store fails. */
   async resolve(cookieValue: string | undefined): Promise<{ session: CurrentSession | null; user: AuthUser | null }> {
-    const key = sessionKey(cookieValue);
-    if (!key) return { session: null, user: null };
+    const key = this.keyOf(cookieValue);
+    if (!key) return ANONYMOUS;
     const entry = await this.entry(key);
-    if (!entry) return { session: null, user: null };
-    return { session: this.sessionOf(entry), user: entry.user ? this.userOf(entry, entry.user) : null };
+    if (!entry) return ANONYMOUS;
+    entry.resolved ??= { session: this.sessionOf(entry), user: entry.user ? this.userOf(entry, entry.user) : null };
+    return entry.resolved;
+  }
+
+  /** The store key of a cookie value (memoized: sockets and events present the same values again and again). */
+  keyOf(cookieValue: string | undefined): string | undefined {
+    if (cookieValue === undefined) return undefined;
+    if (this.keys.has(cookieValue)) return this.keys.get(cookieValue);
+    const key = sessionKey(cookieValue);
+    if (this.keys.size >= this.options.maxEntries) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(cookieValue, key);
+    return key;
   }
 
   /** Forgets a session (it ended or changed). */
@@ -85,7 +104,7 @@ export class CurrentUsers {
     return this.entries.size;
   }
 
-  private async entry(key: string): Promise<Entry | undefined> {
+  private entry(key: string): Promise<Entry | undefined> | Entry {
     const now = Date.now();
     const cached = this.entries.get(key);
     if (cached && cached.record.expiresAt > now && now - cached.loadedAt < this.options.cacheMs) {
@@ -94,6 +113,15 @@ export class CurrentUsers {
       this.entries.set(key, cached);
       return cached;
     }
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.load(key, now).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  private async load(key: string, now: number): Promise<Entry | undefined> {
     this.dropSession(key);
     let record: SessionRecord | undefined;
     let user: UserRow | null = null;
@@ -137,6 +165,9 @@ export class CurrentUsers {
       key: record.key,
       userId: record.userId,
       expiresAt: record.expiresAt,
+      get data() {
+        return record.data;
+      },
       get: <T>(name: string) => (Object.hasOwn(record.data, name) ? (record.data[name] as T) : undefined),
       async set(name, value) {
         const data = { ...record.data, [name]: JSON.parse(JSON.stringify(value ?? null)) as unknown };
@@ -188,6 +219,8 @@ export async function permissionsOf(userId: number): Promise<Set<string>> {
     .values('codename');
   return new Set(rows.map((row) => row.codename as string));
 }
+
+const ANONYMOUS = Object.freeze({ session: null, user: null });
 
 function pickUser(row: UserRow): UserRow {
   return { id: row.id, email: row.email, username: row.username, name: row.name, isStaff: row.isStaff, isSuperuser: row.isSuperuser };

@@ -54,10 +54,16 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
     const token = app.hasDecorator('strata') ? app.strata.issueToken(request, { bind: core.bindingOf(key) }) : undefined;
     return { user: publicUser(user), csrf: core.csrfFor(key), ...(token ? { token } : {}) };
   };
-  const route = (url: string, handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    app.post(`${prefix}${url}`, async (request, reply) => {
+  const route = (url: string, handler: (request: FastifyRequest, body: unknown, reply: FastifyReply) => Promise<unknown>) =>
+    app.post(`${prefix}${url}`, {
+      // A body the parser refuses (malformed JSON, a __proto__ key, an unknown type) is invalid input, typed like any other.
+      errorHandler: (error, _request, reply) =>
+        (error as { statusCode?: number }).statusCode === 413 || (error as { statusCode?: number }).statusCode === 415 || (error as { statusCode?: number }).statusCode === 400
+          ? sendError(reply, new AuthError('STRATA_AUTH_INVALID', 'The request body is not valid JSON input.'))
+          : sendError(reply, error),
+    }, async (request, reply) => {
       try {
-        return await handler(request, reply);
+        return await handler(request, withoutCsrf(request.body), reply);
       } catch (error) {
         return sendError(reply, error);
       }
@@ -79,50 +85,57 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
   });
   app.get(`${prefix}/me`, async (request) => ({ user: publicUser(request.user) }));
 
-  route('/login', async (request, reply) => {
-    const args = parseFlow('login', request.body);
+  route('/login', async (request, body, reply) => {
+    const args = parseFlow('login', body);
     const user = await core.authenticate(args.login, args.password, request.ip);
-    const value = await core.startSession(user.id, request.session?.key);
+    const value = await core.startSession(user.id, request.session);
     setSession(reply, value);
     return signedIn(request, value, user);
   });
-  route('/register', async (request, reply) => {
-    const user = await register(core, request.body, request.ip);
-    const value = await core.startSession(user.id, request.session?.key);
+  route('/register', async (request, body, reply) => {
+    const user = await register(core, body, request.ip);
+    const value = await core.startSession(user.id, request.session);
     setSession(reply, value);
     return signedIn(request, value, user);
   });
-  route('/logout', async (request, reply) => {
+  route('/logout', async (request, body, reply) => {
     // `{ everywhere: true }` ends every session of the user (every device), not only this one.
-    const everywhere = (request.body as { everywhere?: unknown } | undefined)?.everywhere === true;
+    const everywhere = (body as { everywhere?: unknown } | undefined)?.everywhere === true;
     if (everywhere && request.user) await core.endUserSessions(request.user.id);
     else if (request.session) await core.endSessions([request.session.key]);
     reply.clearCookie(core.cookieName, { path: '/' });
     return { user: null };
   });
-  route('/password/change', async (request) => {
-    await changePassword(core, request.user, request.session?.key, request.body);
+  route('/password/change', async (request, body) => {
+    await changePassword(core, request.user, request.session?.key, body);
     return { ok: true };
   });
-  route('/password/reset', async (request, reply) => {
-    await requestReset(core, request.body, request.ip, (message) => request.log.info(message));
+  route('/password/reset', async (request, body, reply) => {
+    await requestReset(core, body, request.ip, (message) => request.log.info(message));
     // The same answer whether or not the account exists.
     return reply.code(202).send({ ok: true });
   });
-  route('/password/reset/confirm', async (request) => {
-    await confirmReset(core, request.body, request.ip);
+  route('/password/reset/confirm', async (request, body) => {
+    await confirmReset(core, body, request.ip);
     return { ok: true };
   });
   // The second half of a sign-in over the socket: the one-time code becomes the HttpOnly cookie.
-  route('/exchange', async (request, reply) => {
-    const { code } = parseFlow('exchange', request.body);
+  route('/exchange', async (request, body, reply) => {
+    const { code } = parseFlow('exchange', body);
     const userId = await core.spendExchange(code, request.session?.key);
     const user = await User.objects.filter({ id: userId, isActive: true }).first();
     if (!user) throw new AuthError('STRATA_AUTH_BAD_TOKEN', 'This sign-in link is invalid or was already used; sign in again.');
-    const value = await core.startSession(user.id, request.session?.key);
+    const value = await core.startSession(user.id, request.session);
     setSession(reply, value);
     return signedIn(request, value, user);
   });
+}
+
+/** The body without its `_csrf` field (a form's CSRF token is not input of the flow). */
+function withoutCsrf(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, '_csrf')) return body;
+  const { _csrf: _, ...rest } = body as Record<string, unknown>;
+  return rest;
 }
 
 /** Answers an error as `{ error: { code, message, fields? } }`: auth errors with their status, anything else as a 500 without details. */

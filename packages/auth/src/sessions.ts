@@ -101,7 +101,8 @@ export function redisSessionStore(options: { redis: string | Redis; prefix?: str
     async save(record) {
       const ttl = Math.max(1, record.expiresAt - Date.now());
       const batch = redis.multi().set(sessionKeyOf(record.key), JSON.stringify(record), 'PX', ttl);
-      if (record.userId !== null) batch.sadd(userKeyOf(record.userId), record.key).pexpire(userKeyOf(record.userId), ttl, 'GT');
+      // The user's set lives as long as its longest session (NX: a new set gets one; GT: only ever later).
+      if (record.userId !== null) batch.sadd(userKeyOf(record.userId), record.key).pexpire(userKeyOf(record.userId), ttl, 'NX').pexpire(userKeyOf(record.userId), ttl, 'GT');
       const results = await batch.exec();
       for (const [error] of results ?? []) if (error) throw error;
     },

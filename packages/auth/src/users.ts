@@ -15,7 +15,8 @@ export interface NewUser {
 }
 
 const emailSchema = v.pipe(v.string(), v.trim(), v.toLowerCase(), v.maxLength(254), v.email('Enter a valid e-mail address.'));
-const usernameSchema = v.nullish(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(150), v.regex(/^[\w.@+-]+$/, 'Use letters, digits and @ . + - _ only.')));
+// No "@" in usernames: a login with one is an e-mail, so a username can never shadow someone's e-mail.
+const usernameSchema = v.nullish(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(150), v.regex(/^[\w.+-]+$/, 'Use letters, digits and . + - _ only.')));
 
 /** The e-mail as stored (trimmed, lowercase), or field errors. */
 export function normalizeEmail(email: unknown): string {
@@ -91,7 +92,8 @@ const ACTIONS = ['add', 'change', 'delete', 'view'] as const;
  * (`shop.change_product`) that does not have them yet; idempotent. Returns how many it made.
  */
 export async function syncPermissions(models: readonly AnyModel[] = getRegistry().models): Promise<number> {
-  const wanted = models.flatMap((model) => {
+  // The join tables many-to-many fields make by themselves are not things to grant.
+  const wanted = models.filter((model) => !model.autoCreated).flatMap((model) => {
     const [app, name] = labels(model);
     return ACTIONS.map((action) => ({ codename: `${app}.${action}_${name}`, name: `Can ${action} ${name}`, model: model.name }));
   });

@@ -143,3 +143,98 @@ export async function startApp(options: Partial<AuthOptions> & { manager?: State
   const test: TestApp = { app, url, auth, mail, browser: () => new Browser(test) };
   return test;
 }
+
+/** Rejects when `promise` has not settled within `ms`, so a missing frame or close fails the test fast instead of hanging it. */
+export function within<T>(ms: number, promise: Promise<T>, what = 'the awaited event'): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A request as `browser` would send it (its cookies and CSRF token), from the client address `ip`; the jar keeps the answer's cookies. */
+export async function requestFrom(browser: Browser, ip: string, method: 'GET' | 'POST', url: string, body?: unknown) {
+  const response = await browser.app.app.inject({
+    method,
+    url,
+    remoteAddress: ip,
+    headers: { ...(browser.cookies.size ? { cookie: browser.header } : {}), ...(method === 'POST' && browser.csrf ? { 'x-csrf-token': browser.csrf } : {}) },
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+  for (const cookie of response.cookies as { name: string; value: string }[]) {
+    if (cookie.value === '') browser.cookies.delete(cookie.name);
+    else browser.cookies.set(cookie.name, cookie.value);
+  }
+  return { status: response.statusCode, body: (response.body ? response.json() : {}) as Record<string, unknown>, headers: response.headers };
+}
+
+/** The same browser (a copy of its cookie jar and CSRF token) talking to another app, e.g. another worker. */
+export function sameBrowserOn(browser: Browser, app: TestApp): Browser {
+  const copy = app.browser();
+  for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
+  copy.csrf = browser.csrf;
+  return copy;
+}
+
+export type Frame = Record<string, unknown> & { t?: string; seq?: number; error?: { code: string; message: string; fields?: Record<string, string[]> } };
+
+/** A WebSocket that sees every frame the server sends (errors outside results too), with bounded waits. */
+export interface RawSocket {
+  ws: WebSocket;
+  /** The welcome frame, or `{ t: 'closed', code }` when the join was refused. */
+  welcome: Frame;
+  closed: Promise<number>;
+  /** Every frame received so far that no `next` took. */
+  frames: Frame[];
+  send(frame: unknown): void;
+  next(match: (frame: Frame) => boolean, ms?: number): Promise<Frame>;
+  /** Sends an event and answers its `result`, or the `error` frame naming its seq (a refused frame). */
+  call(state: string, handler: string, args?: unknown): Promise<Frame>;
+}
+
+/** Opens a raw socket with `browser`'s cookies and `token` (default: one issued by GET /page for its session). */
+export async function rawSocket(browser: Browser, options: { token?: string; states?: string[] } = {}): Promise<RawSocket> {
+  const token = options.token ?? ((await browser.request('GET', '/page')).body.token as string);
+  const ws = new WebSocket(`${browser.app.url.replace('http', 'ws')}/strata/ws`, { headers: { origin: browser.app.url, ...(browser.cookies.size ? { cookie: browser.header } : {}) } });
+  const frames: Frame[] = [];
+  const waiting: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    const index = waiting.findIndex((w) => w.match(frame));
+    if (index >= 0) waiting.splice(index, 1)[0]!.resolve(frame);
+    else frames.push(frame);
+  });
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await within(5_000, new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 'the WebSocket upgrade');
+  const next = (match: (frame: Frame) => boolean, ms = 5_000) => {
+    const index = frames.findIndex(match);
+    if (index >= 0) return Promise.resolve(frames.splice(index, 1)[0]!);
+    const frame = new Promise<Frame>((resolve) => waiting.push({ match, resolve }));
+    return within(ms, Promise.race([frame, closed.then((code) => ({ t: 'closed', code }) as Frame)]), 'the awaited frame');
+  };
+  const send = (frame: unknown) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  send({ t: 'join', v: 1, token, states: options.states ?? ['auth', 'admin'] });
+  const welcome = await next((f) => f.t === 'welcome');
+  let seq = 0;
+  return {
+    ws,
+    welcome,
+    closed,
+    frames,
+    send,
+    next,
+    call(state, handler, args) {
+      const n = ++seq;
+      send({ t: 'event', seq: n, state, handler, ...(args === undefined ? {} : { args }) });
+      return next((f) => (f.t === 'result' || f.t === 'error') && f.seq === n);
+    },
+  };
+}
+
+/** Subscribes a raw socket to `name` and answers its full state. */
+export async function rawState(socket: RawSocket, name: string): Promise<Record<string, unknown>> {
+  socket.send({ t: 'sub', states: [name] });
+  const frame = await socket.next((f) => f.t === 'state');
+  return (frame.states as Record<string, Record<string, unknown>>)[name]!;
+}
