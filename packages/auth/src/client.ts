@@ -22,6 +22,15 @@ export class AuthRequestError extends Error {
   }
 }
 
+/** Fetches the page's session: its CSRF token and a join token (creating an anonymous session when there is none, e.g. after a sign-out). */
+export async function fetchSession(options: { prefix?: string; fetch?: typeof fetch } = {}): Promise<{ csrf: string; token?: string }> {
+  const doFetch = options.fetch ?? fetch;
+  const response = await doFetch(`${options.prefix ?? '/auth'}/csrf`, { credentials: 'same-origin' });
+  const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string }; csrf?: string; token?: string };
+  if (!response.ok || !body.csrf) throw new AuthRequestError(body.error?.code ?? 'STRATA_AUTH_FAILED', body.error?.message ?? `The session could not be loaded (HTTP ${response.status}).`);
+  return { csrf: body.csrf, ...(body.token ? { token: body.token } : {}) };
+}
+
 /**
  * Turns the `exchange` code a socket sign-in answered into the HttpOnly session cookie
  * (`document.cookie` never sees it). Then restart the client with the answer's `token`:

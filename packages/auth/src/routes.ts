@@ -78,7 +78,9 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
         setSession(reply, value);
         key = sessionKey(value)!;
       }
-      return { csrf: core.csrfFor(key) };
+      // With the state runtime, a join token of this session too (a page starting over after a sign-out).
+      const token = app.hasDecorator('strata') ? app.strata.issueToken(request, { bind: core.bindingOf(key) }) : undefined;
+      return { csrf: core.csrfFor(key), ...(token ? { token } : {}) };
     } catch (error) {
       return sendError(reply, error);
     }

@@ -59,7 +59,10 @@ describe('createClient against the real server', () => {
     expect(counter.value).toEqual({ count: 0, double: 0 });
     const watcher = vi.fn();
     counter.watch(['double'], watcher);
+    const paths: unknown[] = [];
+    counter.onChange((touched) => paths.push(touched));
     expect(await counter.call.increment({ by: 2 })).toBe(2);
+    expect(paths).toEqual([[['count'], ['double']]]);
     expect(counter.value).toEqual({ count: 2, double: 4 });
     expect([watcher.mock.calls.length, counted.mock.calls]).toEqual([1, [[2]]]);
     await expect(counter.call.increment({ by: 'x' as unknown as number })).rejects.toMatchObject({ code: 'STRATA_STATE_BAD_ARGS', fields: { by: [expect.any(String)] } });

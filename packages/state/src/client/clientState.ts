@@ -33,6 +33,12 @@ export interface ClientState<TState extends AnyStateDef = AnyStateDef> {
   /** Calls `listener` after every frame that changed this state; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void;
   /**
+   * Calls `listener` after every frame that changed this state with the paths its operations
+   * touched, in order (`[]`: the whole state was replaced) — what a UI binding needs to update
+   * exactly those places. Returns the unsubscribe function.
+   */
+  onChange(listener: (paths: readonly Path[]) => void): () => void;
+  /**
    * Calls `listener` once per applied frame in which an operation's path is `path`, an
    * ancestor of it or a descendant of it (`[key]` segments compare by key); a whole-state
    * replace touches every path. Returns the function that stops watching.
@@ -61,6 +67,7 @@ export class StateHandle implements ClientState {
   #settleReady!: { resolve(): void; reject(error: Error): void; pending: boolean };
   #failed = false;
   readonly #subscribers = new Set<{ readonly listener: Listener }>();
+  readonly #pathSubscribers = new Set<{ readonly listener: (paths: readonly Path[]) => void }>();
   readonly #watchers = new PathListeners();
 
   constructor(
@@ -83,6 +90,12 @@ export class StateHandle implements ClientState {
     const entry = { listener };
     this.#subscribers.add(entry);
     return () => void this.#subscribers.delete(entry);
+  }
+
+  onChange(listener: (paths: readonly Path[]) => void): () => void {
+    const entry = { listener };
+    this.#pathSubscribers.add(entry);
+    return () => void this.#pathSubscribers.delete(entry);
   }
 
   watch(path: Path, listener: () => void): () => void {
@@ -139,6 +152,10 @@ export class StateHandle implements ClientState {
     for (const path of paths) this.#watchers.touch(path);
     for (const listener of this.#watchers.drain()) marked.add(listener);
     for (const entry of this.#subscribers) marked.add(entry.listener);
+    if (this.#pathSubscribers.size) {
+      const touched = [...paths];
+      for (const entry of this.#pathSubscribers) marked.add(() => entry.listener(touched));
+    }
   }
 
   #newReady(): void {

@@ -1,0 +1,11 @@
+/**
+ * @strata/solid — Solid bindings for the Strata client core (browser-safe): a fine-grained
+ * store per server state, calls with status, forms bound to serializer schemas, auth,
+ * connection status and client actions.
+ */
+export { type Action, createAction } from './action.js';
+export { type AuthSession, createAuthSession, type CurrentUser, RequireUser } from './auth.js';
+export { createForm, type FieldProps, type Form, type FormOptions, type FormValidator } from './form.js';
+export { ConnectionIndicator, STATUS_TEXT } from './status.js';
+export { createStrata, type ServerState, type Strata, type StrataOptions, type Toast } from './strata.js';
+export { mirrorState } from './store.js';

@@ -1,0 +1,6 @@
+import { strataTsup } from '@strata/tooling/tsup';
+
+export default strataTsup({
+  entry: { index: 'src/index.ts' },
+  external: ['solid-js', '@strata/state', '@strata/serializer', '@strata/auth'],
+});
