@@ -8,6 +8,7 @@ import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
 import { StateRuntime } from './internal/runtime.js';
 import type { Tab } from './internal/tab.js';
+import type { JsonValue } from './patch.js';
 import { CLOSE_CODES, DEFAULT_LIMITS, type Limits } from './protocol.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
 
@@ -69,6 +70,16 @@ export interface StrataStateServer {
   endTabs(match: (info: ConnectionInfo) => boolean, reason?: string): number;
   /** Hears every committed model change of every worker (local ones too); returns the unsubscribe function. */
   onModelChange(listener: (change: ModelChange) => void): () => void;
+  /**
+   * Server-side rendering: makes the tab of the page being rendered, holding `states` after
+   * `calls` ran (as events, with this request's cookies, headers and address as the context).
+   * Returns the states' values for the HTML and the join token of this tab, so the socket
+   * continues from exactly what the page showed. A failing call rejects with its error.
+   */
+  prepareTab(
+    request: FastifyRequest,
+    options: { states: readonly string[]; calls?: readonly { state: string; handler: string; args?: JsonValue }[] },
+  ): Promise<{ token: string; states: Record<string, JsonValue> }>;
 }
 
 declare module 'fastify' {
@@ -175,6 +186,13 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
       return ended;
     },
     onModelChange: (listener) => runtime.changes.listen(listener),
+    async prepareTab(request, { states, calls = [] }) {
+      const facts = upgradeFacts(request, options.bindToken);
+      const tab = randomBytes(12).toString('base64url');
+      const info = Object.freeze({ tab, cookies: facts.cookies, headers: facts.headers, ip: facts.ip, origin: facts.origin });
+      const values = await runtime.prepareTab(info, states, calls);
+      return { token: tokens.issue({ tab, bind: facts.bind }), states: values };
+    },
   } satisfies StrataStateServer);
   fastify.addHook('onClose', async () => {
     clearInterval(heartbeat);

@@ -25,10 +25,11 @@ afterEach(async () => {
 });
 
 /** A fastify app with the state plugin on an ephemeral loopback port (closed after the test). */
-export async function startServer(states: readonly AnyServerStateDef[], options: Partial<StrataStateOptions> = {}): Promise<TestServer> {
+export async function startServer(states: readonly AnyServerStateDef[], options: Partial<StrataStateOptions> = {}, routes?: (app: FastifyInstance) => void): Promise<TestServer> {
   const app = fastify({ logger: false });
   await app.register(strataState, { states, secret: SECRET, ...options });
   app.get('/page', async (request) => ({ token: app.strata.issueToken(request) }));
+  routes?.(app);
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = address;
   let closing: Promise<void> | undefined;

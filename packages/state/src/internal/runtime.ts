@@ -187,6 +187,55 @@ export class StateRuntime {
     tab.graceTimer.unref?.();
   }
 
+  /**
+   * Makes the tab of a page before its socket exists (server-side rendering): the tab holds
+   * `names`, after `calls` ran in order through the same pipeline as events (arguments
+   * checked, middleware, guards, commit) with the page request as the context. Returns the
+   * states' values; the socket that joins with this tab's token continues from them. A call
+   * that fails throws its error (the page decides: a sign-in redirect, an error page).
+   */
+  async prepareTab(info: ConnectionInfo, names: readonly string[], calls: readonly { state: string; handler: string; args?: JsonValue }[]): Promise<Record<string, JsonValue>> {
+    for (const name of names) this.lookup(name);
+    const { manager } = this.options;
+    const create = () =>
+      new Tab(info.tab, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: info.tab }), (tab, job) => manager.run(tab, job), (tab, def) => this.live.track(tab, def));
+    const tab = (await manager.open(info.tab, create))!;
+    tab.info = info;
+    return new Promise((resolve, reject) => {
+      tab.enqueue(
+        async () => {
+          try {
+            for (const name of names) tab.subscribed.add(name);
+            for (const call of calls) await this.runServerCall(tab, info, call);
+            resolve(tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>);
+          } catch (error) {
+            tab.revert();
+            reject(error);
+          }
+        },
+        false,
+        reject,
+      );
+    });
+  }
+
+  private async runServerCall(tab: Tab, info: ConnectionInfo, call: { state: string; handler: string; args?: JsonValue }): Promise<void> {
+    const pending = this.prepare(tab, { seq: 0, ...call });
+    const { def, handler, args } = pending instanceof Promise ? await pending : pending;
+    if (handler.kind === 'task') throw new StateError('STRATA_STATE_BAD_ARGS', `${def.name}.${call.handler} is a background task; a page can only prepare with events.`);
+    const ctx = new EventContextImpl(info, def.name, call.handler);
+    const instance = tab.instance(def);
+    const guards = guardList(handler.guard);
+    const inner = async () => {
+      if (guards.length) await runGuards(guards, ctx);
+      await handler.run(instance.self, args, ctx);
+    };
+    const { middleware } = this.options;
+    await (middleware.length ? compose(middleware, ctx, inner) : inner());
+    // The socket's welcome carries the full state: these changes count as sent.
+    tab.commit();
+  }
+
   /** Sends an error frame for a failure outside any event. */
   fail(conn: RuntimeConnection, error: unknown, where: Record<string, unknown>, seq?: number): void {
     if (!isExpectedError(error)) this.options.logError(error, where);
