@@ -47,8 +47,9 @@ function valueAt(doc: JsonValue, path: (string | number)[]): JsonValue {
  * list insert, move or removal reconciles that list by `id`, keeping its rows). Returns the
  * store and the function that stops mirroring.
  */
-export function mirrorState(handle: ClientState): [store: Box, stop: () => void] {
-  const [store, setStore] = createStore<Box>({ value: copy(handle.value as JsonValue | undefined) });
+export function mirrorState(handle: ClientState, initial?: JsonValue): [store: Box, stop: () => void] {
+  // A server-rendered page starts from the values it was rendered with, until the socket's welcome (the same data).
+  const [store, setStore] = createStore<Box>({ value: copy((handle.value as JsonValue | undefined) ?? initial) });
   const set = setStore as unknown as (...args: unknown[]) => void;
   const stop = handle.onChange((paths) => {
     const doc = handle.value as JsonValue | undefined;

@@ -13,6 +13,30 @@ import {
 } from '@strata/state/client';
 import { mirrorState } from './store.js';
 
+/**
+ * The Strata of a page rendered on the server (`renderToString`): each state is the value
+ * `prepareTab` answered, nothing connects, and calls are refused — the browser's
+ * `createStrata({ initial, token })` takes over from the same values.
+ */
+export function createStaticStrata<TStates extends AnyStateDef = AnyStateDef>(states: Readonly<Record<string, unknown>>): Strata<TStates> {
+  const refuse = () => {
+    throw new Error('Handlers cannot be called while rendering on the server; call them from the browser.');
+  };
+  const calls = new Proxy(Object.create(null) as object, { get: () => refuse });
+  const state = (name: string): ServerState => ({ name, value: states[name] as never, ready: Promise.resolve(), call: calls as never });
+  return {
+    get client(): StrataClient<TStates> {
+      return refuse();
+    },
+    state: state as Strata<TStates>['state'],
+    status: () => 'connecting',
+    toasts: () => [],
+    dismissToast: () => undefined,
+    restart: () => undefined,
+    close: () => undefined,
+  };
+}
+
 /** A message the server sent with `ctx.toast(...)`, until dismissed. */
 export interface Toast {
   id: number;
@@ -26,6 +50,8 @@ export interface StrataOptions extends Omit<ClientOptions, 'actions'> {
   navigate?: (path: string, options: { replace: boolean }) => void;
   /** How long a toast stays before it dismisses itself (ms; 0: until dismissed). Default 5 s. */
   toastMs?: number;
+  /** The states' values the page was rendered with on the server (`prepareTab`): stores start from them, so hydration matches. */
+  initial?: Readonly<Record<string, unknown>>;
 }
 
 type StateFor<TStates extends AnyStateDef, TName extends TStates['name']> = string extends TStates['name'] ? TStates : StateNamed<TStates, TName>;
@@ -82,7 +108,7 @@ export function createStrata<TStates extends AnyStateDef = AnyStateDef>(options:
   let nextToast = 1;
   const toastMs = options.toastMs ?? 5000;
   const dismissToast = (id: number) => setToasts((list) => list.filter((toast) => toast.id !== id));
-  const { navigate, toastMs: _toastMs, ...clientOptions } = options;
+  const { navigate, toastMs: _toastMs, initial = {}, ...clientOptions } = options;
   const client = createClient<TStates>({
     ...clientOptions,
     actions: {
@@ -106,7 +132,7 @@ export function createStrata<TStates extends AnyStateDef = AnyStateDef>(options:
     let mirror = mirrors.get(name);
     if (!mirror) {
       const handle = client.state(name as TStates['name']) as unknown as ClientState;
-      const [store, stop] = mirrorState(handle);
+      const [store, stop] = mirrorState(handle, initial[name] as never);
       const view: ServerState = {
         name,
         get value() {
