@@ -9,6 +9,7 @@ export type { CallArgs, ClientState, StateCalls } from './client/clientState.js'
 export type { Call } from './client/call.js';
 export type { ClientActionHandlers, ClientFunction, DownloadAction, RedirectAction, ToastAction } from './client/actions.js';
 export type { BackoffOptions } from './client/backoff.js';
+export type { UploadOptions, UploadProgress } from './client/upload.js';
 export type { WebSocketConstructorLike, WebSocketLike } from './client/connection.js';
 export { isServerError, ServerError } from './client/serverError.js';
 export { applyPatch, PatchError } from './patch.js';

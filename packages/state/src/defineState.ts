@@ -2,6 +2,7 @@ import type * as v from 'valibot';
 import type { EventContext, Guard } from './context.js';
 import { StateError } from './errors.js';
 import type { ClientAction } from './protocol.js';
+import type { UploadedFile } from './internal/uploads.js';
 import type { HandlerTypes, StateTypes } from './types.js';
 
 type AnyVars = Record<string, unknown>;
@@ -35,6 +36,11 @@ export interface HandlerContext extends EventContext {
   download(file: { filename: string; url?: string; content?: string; contentType?: string }): void;
   /** Calls a function the page registered under `name`, with JSON arguments. */
   callClient(name: string, ...args: unknown[]): void;
+  /**
+   * Takes a file this tab uploaded (`client.upload(file)` answered its id): once, for this tab
+   * only; otherwise STRATA_STATE_UPLOAD_NOT_FOUND. Move or read `path`; an untaken file is deleted.
+   */
+  upload(id: string): UploadedFile;
 }
 
 /** A background task's handle on its tab. */

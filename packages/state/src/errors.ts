@@ -24,6 +24,8 @@ export const stateErrorCodes = {
   STRATA_STATE_CONFLICT: 'A ModelState save came from a stale edit: the row changed meanwhile.',
   STRATA_STATE_UNAVAILABLE: 'The shared state store (Redis) is unavailable, or the tab is busy on another worker.',
   STRATA_STATE_CLOSED: 'The client was closed or the tab expired; the call was not sent.',
+  STRATA_STATE_UPLOAD_TOO_LARGE: 'An upload is larger than limits.uploadBytes; it was cut off and nothing was kept.',
+  STRATA_STATE_UPLOAD_NOT_FOUND: 'A handler asked for an upload id this tab does not hold (expired, used, or another tab’s).',
 } as const;
 
 /** A code of {@link stateErrorCodes}. */

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConnectionInfo, Middleware } from './context.js';
@@ -7,6 +10,8 @@ import { StateError } from './errors.js';
 import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
 import { StateRuntime } from './internal/runtime.js';
+import { Uploads } from './internal/uploads.js';
+import { toWireError } from './internal/wireError.js';
 import type { Tab } from './internal/tab.js';
 import type { JsonValue } from './patch.js';
 import { CLOSE_CODES, DEFAULT_LIMITS, type Limits } from './protocol.js';
@@ -44,6 +49,10 @@ export interface StrataStateOptions {
    * and the first tabs get their patch first. Raise it to the database pool's size.
    */
   liveConcurrency?: number;
+  /** Where uploads wait for their handler (a private temporary directory by default). */
+  uploadDir?: string;
+  /** How long an upload waits for a handler to take it (ms); then it is deleted. Default 10 minutes. */
+  uploadTtlMs?: number;
 }
 
 /** What the plugin adds to the fastify instance, as `app.strata`. */
@@ -113,6 +122,12 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     tab.cancelTasks();
     tab.connection?.close(CLOSE_CODES.expired, 'This tab expired on the server; reload the page.');
   });
+  const uploads = new Uploads({
+    dir: options.uploadDir ?? join(tmpdir(), `strata-uploads-${process.pid}-${randomBytes(4).toString('hex')}`),
+    maxBytes: limits.uploadBytes,
+    perTab: limits.uploadsPerTab,
+    ttlMs: options.uploadTtlMs ?? 10 * 60_000,
+  });
   const runtime = new StateRuntime({
     states: options.states,
     middleware: options.middleware ?? [],
@@ -122,6 +137,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     queueLength: limits.queueLength,
     reconnectGraceMs: options.reconnectGraceMs ?? 15_000,
     liveConcurrency: options.liveConcurrency ?? 4,
+    uploads,
     logError: (error, where) => fastify.log.error({ err: error, ...where }, 'strata state event failed'),
   });
   await registerWebsocket(fastify, limits.hardFrameBytes);
@@ -132,6 +148,27 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     socket.on('close', () => connections.delete(connection));
   });
   fastify.get(`${path}/health`, async () => ({ status: 'ok' }));
+  // Uploads: the raw body, streamed to disk under the size limit, for the tab whose current
+  // token the `x-strata-token` header carries (a custom header: a cross-site form cannot send it).
+  await fastify.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.post(`${path}/upload`, { preValidation: originCheck(options.allowedOrigins) }, async (request, reply) => {
+      try {
+        const { tab } = tokens.verify(request.headers['x-strata-token'], options.bindToken?.(request));
+        const declared = Number(request.headers['content-length']);
+        const filename = decodeFilename(request.headers['x-strata-filename']);
+        const contentType = String(request.headers['content-type'] ?? 'application/octet-stream').slice(0, 200);
+        return await uploads.receive(tab, request.body as Readable, { filename, contentType, declaredBytes: Number.isFinite(declared) ? declared : undefined });
+      } catch (error) {
+        const wire = toWireError(error, production);
+        const status = wire.code === 'STRATA_STATE_UPLOAD_TOO_LARGE' ? 413 : wire.code === 'STRATA_STATE_BAD_TOKEN' ? 401 : wire.code === 'STRATA_STATE_QUEUE_FULL' ? 429 : 400;
+        // A body cut off mid-way: the connection cannot carry another request.
+        if (status === 413) reply.header('connection', 'close');
+        return reply.code(status).send({ error: wire });
+      }
+    });
+  });
 
   const heartbeat = setInterval(() => {
     const now = Date.now();
@@ -198,6 +235,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     clearInterval(heartbeat);
     runtime.live.close();
     runtime.changes.close();
+    await uploads.close();
     stopSignals?.();
     for (const connection of connections) connection.close(CLOSE_CODES.tryAgain, 'Server shutting down.');
     await manager.close();
@@ -217,6 +255,16 @@ async function registerWebsocket(fastify: FastifyInstance, hardFrameBytes: numbe
 }
 
 /** The upgrade check: the Origin must be one of `allowed`, by default the app's own origin. */
+/** The `x-strata-filename` header (URI-encoded), bounded; `upload` when absent or unreadable. */
+function decodeFilename(header: string | string[] | undefined): string {
+  if (typeof header !== 'string' || header === '') return 'upload';
+  try {
+    return decodeURIComponent(header).replace(/[\u0000-\u001f/\\]/g, '_').slice(0, 255) || 'upload';
+  } catch {
+    return 'upload';
+  }
+}
+
 function originCheck(allowed: readonly string[] | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const origin = request.headers.origin;

@@ -16,6 +16,8 @@ export interface Limits {
   queueLength: number;
   maxStrikes: number;
   joinTimeoutMs: number;
+  uploadBytes: number;
+  uploadsPerTab: number;
 }
 
 /** Default limits (the server's options can lower or raise them). */
@@ -34,6 +36,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxStrikes: 50,
   /** Time from the upgrade to the join frame (ms). */
   joinTimeoutMs: 10_000,
+  /** Largest upload (bytes); the body is cut off past it. */
+  uploadBytes: 10 * 1024 * 1024,
+  /** Uploads one tab may hold before a handler takes them. */
+  uploadsPerTab: 8,
 };
 
 /** WebSocket close codes the server uses. */

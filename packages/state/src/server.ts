@@ -18,6 +18,7 @@ export type {
   TaskHandler,
 } from './defineState.js';
 export type { BaseContext, ConnectionInfo, ContextExtensions, EventContext, Guard, Middleware } from './context.js';
+export type { UploadedFile } from './internal/uploads.js';
 export { defineModelState } from './modelState.js';
 export type { ModelAction, ModelActionBuilder, ModelStateAction, ModelStateOptions, ModelStateTools, ModelStateVars, SaveOutcome } from './modelState.js';
 export { strataState } from './plugin.js';

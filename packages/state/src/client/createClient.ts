@@ -10,6 +10,7 @@ import { parseServerFrame } from './frames.js';
 import { Outbox } from './outbox.js';
 import type { Listener } from './pathListeners.js';
 import { closedError, fromWire, ServerError } from './serverError.js';
+import { sendUpload, type UploadOptions, uploadUrl } from './upload.js';
 
 /**
  * Where the client's connection stands: `connecting` until the first welcome, `live` while
@@ -63,6 +64,11 @@ export interface StrataClient<TStates extends AnyStateDef = AnyStateDef> {
    * every state keeps its subscription and gets the new tab's full state in its welcome.
    */
   restart(token: string): void;
+  /**
+   * Uploads a file for this tab (authorised by its current token); resolves with the id a
+   * handler takes with `ctx.upload(id)`. `onProgress` reports bytes sent.
+   */
+  upload(file: Blob, options?: UploadOptions): Promise<{ id: string; size: number }>;
 }
 
 /**
@@ -88,6 +94,7 @@ const browser = globalThis as unknown as Browser;
 class Client implements StateHost {
   #status: ClientStatus = 'connecting';
   #token: string;
+  readonly #url: string;
   /** The current socket has had its welcome. */
   #joined = false;
   /** The states the current socket's join listed. */
@@ -108,6 +115,7 @@ class Client implements StateHost {
     const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
     if (!WebSocket) throw new TypeError('createClient needs a WebSocket class: this runtime has no globalThis.WebSocket, so pass one (in Node: `WebSocket` from "ws").');
     this.#token = options.token;
+    this.#url = options.url;
     this.#onError = options.onError ?? ((error) => console.error('[strata]', error));
     this.#functions = new Map(Object.entries(options.functions ?? {}));
     this.#runActions = createActionRunner(options.actions ?? {}, this.#functions, (problem) => this.#report('STRATA_STATE_BAD_FRAME', problem));
@@ -150,6 +158,11 @@ class Client implements StateHost {
 
   close(): void {
     this.#stop('closed', closedError('closed'));
+  }
+
+  upload(file: Blob, options?: UploadOptions): Promise<{ id: string; size: number }> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return sendUpload(uploadUrl(this.#url), this.#token, file, options);
   }
 
   restart(token: string): void {

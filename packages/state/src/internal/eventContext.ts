@@ -5,6 +5,7 @@ import { StateError } from '../errors.js';
 import type { JsonValue } from '../patch.js';
 import type { ClientAction } from '../protocol.js';
 import { isSafeTarget, TOAST_LEVELS } from '../safeTarget.js';
+import type { UploadedFile, Uploads } from './uploads.js';
 
 
 /**
@@ -24,6 +25,7 @@ export class EventContextImpl implements HandlerContext {
     info: ConnectionInfo,
     readonly state: string,
     readonly handler: string,
+    private readonly uploads?: Uploads,
   ) {
     this.tab = info.tab;
     this.cookies = info.cookies;
@@ -59,6 +61,11 @@ export class EventContextImpl implements HandlerContext {
     if (file.content !== undefined) action.content = file.content;
     if (file.contentType !== undefined) action.contentType = file.contentType;
     this.push(action);
+  }
+
+  upload(id: string): UploadedFile {
+    if (!this.uploads) throw new StateError('STRATA_STATE_UPLOAD_NOT_FOUND', 'Uploads are taken by event handlers, not by live updates or tasks.');
+    return this.uploads.take(this.tab, id);
   }
 
   callClient(name: string, ...args: unknown[]): void {

@@ -12,6 +12,7 @@ import { LiveUpdates } from './liveUpdates.js';
 import type { JoinTokens } from './joinToken.js';
 import { Tab, type TabConnection } from './tab.js';
 import { startTask } from './task.js';
+import type { Uploads } from './uploads.js';
 import { isExpectedError, toWireError } from './wireError.js';
 
 /** A socket as the runtime sees it. */
@@ -40,6 +41,7 @@ export interface RuntimeOptions {
   queueLength: number;
   reconnectGraceMs: number;
   liveConcurrency: number;
+  uploads: Uploads;
   logError: (error: unknown, where: Record<string, unknown>) => void;
 }
 
@@ -223,7 +225,7 @@ export class StateRuntime {
     const pending = this.prepare(tab, { seq: 0, ...call });
     const { def, handler, args } = pending instanceof Promise ? await pending : pending;
     if (handler.kind === 'task') throw new StateError('STRATA_STATE_BAD_ARGS', `${def.name}.${call.handler} is a background task; a page can only prepare with events.`);
-    const ctx = new EventContextImpl(info, def.name, call.handler);
+    const ctx = new EventContextImpl(info, def.name, call.handler, this.options.uploads);
     const instance = tab.instance(def);
     const guards = guardList(handler.guard);
     const inner = async () => {
@@ -261,7 +263,7 @@ export class StateRuntime {
     }
     conn.forgive();
     const { def, handler, args } = prepared;
-    const ctx = new EventContextImpl(conn.info, def.name, frame.handler);
+    const ctx = new EventContextImpl(conn.info, def.name, frame.handler, this.options.uploads);
     let value: unknown;
     let start: (() => void) | undefined;
     try {
