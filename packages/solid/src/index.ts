@@ -10,3 +10,4 @@ export { createRouter, type LoadCall, loadCalls, type Match, matchRoute, type Ro
 export { ConnectionIndicator, STATUS_TEXT } from './status.js';
 export { createStaticStrata, createStrata, type ServerState, type Strata, type StrataOptions, type Toast } from './strata.js';
 export { mirrorState } from './store.js';
+export { createUpload, type Upload } from './upload.js';

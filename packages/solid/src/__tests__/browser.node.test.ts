@@ -28,6 +28,10 @@ const Counter = defineState('counter', {
   handlers: (h) => ({
     load: h.event({ args: v.object({ from: v.number() }), run: (s, { from }) => void (s.count = from) }),
     increment: h.event((s) => void (s.count += 1)),
+    attach: h.event({ args: v.object({ id: v.string() }), run: (_s, { id }, ctx) => {
+        const file = ctx.upload(id);
+        return `${file.filename} ${file.size}`;
+      } }),
   }),
 });
 
@@ -94,6 +98,16 @@ describe.skipIf(!executablePath)('a server-rendered page in Chromium', () => {
     await expect.poll(() => page.getByLabel('count').textContent()).toBe('42');
     expect(seen[0]).toBe('41');
     expect(seen.every((text) => text === '41' || text === '42')).toBe(true);
+    await page.close();
+  });
+
+  it('uploads a file from the page with progress, and a handler takes it', async () => {
+    const page = await browser.newPage();
+    await page.goto(origin);
+    await page.locator('[data-status="live"]').waitFor();
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await expect.poll(() => page.getByTestId('stored').textContent()).toBe('big.txt 300000');
+    expect(await page.getByLabel('upload').evaluate((el) => (el as HTMLProgressElement).value)).toBe(1);
     await page.close();
   });
 
