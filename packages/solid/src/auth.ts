@@ -38,8 +38,7 @@ export function createAuthSession<TStates extends AnyStateDef>(strata: Strata<TS
     await state.call.refresh!();
     setKnown(true);
   };
-  void refresh().catch(() => undefined);
-  // After every restart (sign-in, sign-out) the new tab's user is loaded again.
+  // Once joined, and after every restart (sign-in, sign-out), the tab's user is loaded.
   let wasLive = false;
   createEffect(() => {
     const live = strata.status() === 'live';

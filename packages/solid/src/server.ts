@@ -94,3 +94,38 @@ export function renderDocument(parts: PageParts): string {
     `<body><div id="root">${parts.body}</div>${scripts}</body></html>`
   );
 }
+
+/** What `mountViteDev` needs of a Vite dev server (`createServer({ server: { middlewareMode: true }, appType: 'custom' })`). */
+export interface ViteDevServer {
+  middlewares: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: (error?: unknown) => void) => void;
+  transformIndexHtml(url: string, html: string): Promise<string>;
+  ssrLoadModule(url: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** The URL prefixes only Vite's dev server answers: its client, resolved ids, files and dependencies. */
+const VITE_PREFIXES = ['/@vite/*', '/@id/*', '/@fs/*', '/@react-refresh', '/node_modules/*', '/src/*'];
+
+/**
+ * Development: Vite serves the browser modules (with HMR on its own socket) inside the app's
+ * fastify server, and `render` loads the SSR entry through Vite, so an edit shows on reload
+ * without a rebuild. Production serves the build with {@link serveAssets} instead.
+ *
+ * @example
+ * const vite = await createServer({ root, server: { middlewareMode: true }, appType: 'custom', plugins: [solid({ ssr: true })] });
+ * const dev = mountViteDev(app, vite);
+ * const { render } = await dev.load('/src/entry-server.tsx');
+ */
+export function mountViteDev(app: FastifyInstance, vite: ViteDevServer): { load(entry: string): Promise<Record<string, unknown>> } {
+  for (const url of VITE_PREFIXES) {
+    app.get(url, (request, reply) => {
+      reply.hijack();
+      vite.middlewares(request.raw, reply.raw, (error) => {
+        reply.raw.statusCode = error ? 500 : 404;
+        reply.raw.end(error ? 'Vite failed to serve this module.' : 'Not found');
+      });
+    });
+  }
+  app.addHook('onClose', async () => vite.close());
+  return { load: (entry) => vite.ssrLoadModule(entry) };
+}

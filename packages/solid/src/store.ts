@@ -1,3 +1,4 @@
+import { batch } from 'solid-js';
 import { createStore, reconcile, type SetStoreFunction } from 'solid-js/store';
 import type { ClientState, JsonValue, Path } from '@strata/state/client';
 
@@ -51,16 +52,19 @@ export function mirrorState(handle: ClientState, initial?: JsonValue): [store: B
   // A server-rendered page starts from the values it was rendered with, until the socket's welcome (the same data).
   const [store, setStore] = createStore<Box>({ value: copy((handle.value as JsonValue | undefined) ?? initial) });
   const set = setStore as unknown as (...args: unknown[]) => void;
-  const stop = handle.onChange((paths) => {
-    const doc = handle.value as JsonValue | undefined;
-    if (doc === undefined) return (setStore as SetStoreFunction<Box>)('value', undefined);
-    for (const path of paths) {
-      const at = path.length === 0 || store.value === undefined ? [] : storePath(doc, path);
-      // A path that no longer leads anywhere: its nearest existing ancestor changed too.
-      const target = at ?? storePath(doc, path.slice(0, -1)) ?? [];
-      const value = copy(target.length ? valueAt(doc, target) : doc);
-      set('value', ...target, isObject(value) || Array.isArray(value) ? reconcile(value, { key: 'id', merge: true }) : value);
-    }
-  });
+  const stop = handle.onChange((paths) =>
+    // One frame, one update: whatever reads several of its paths recomputes once.
+    batch(() => {
+      const doc = handle.value as JsonValue | undefined;
+      if (doc === undefined) return (setStore as SetStoreFunction<Box>)('value', undefined);
+      for (const path of paths) {
+        const at = path.length === 0 || store.value === undefined ? [] : storePath(doc, path);
+        // A path that no longer leads anywhere: its nearest existing ancestor changed too.
+        const target = at ?? storePath(doc, path.slice(0, -1)) ?? [];
+        const value = copy(target.length ? valueAt(doc, target) : doc);
+        set('value', ...target, isObject(value) || Array.isArray(value) ? reconcile(value, { key: 'id', merge: true }) : value);
+      }
+    }),
+  );
   return [store, stop];
 }
