@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const packagesDir = resolve(import.meta.dirname, '../../..');
 /** Every public package, in layer order (a package's tarball installs with the ones before it). */
-const PUBLIC = ['model', 'serializer', 'state', 'auth'] as const;
+const PUBLIC = ['model', 'serializer', 'state', 'auth', 'solid'] as const;
 const work = mkdtempSync(join(tmpdir(), 'strata-pack-'));
 const run = (command: string, args: string[], cwd: string) =>
   execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 280_000 });
@@ -46,12 +46,12 @@ describe('the published packages', () => {
       const app = join(work, 'app');
       mkdirSync(app);
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'strata-user', private: true, type: 'module' }));
-      run('npm', ['install', '--no-audit', '--no-fund', ...PUBLIC.map((pkg) => tarballs.get(pkg)!), 'drizzle-kit@0.31.11', 'ws@8.23.0'], app);
+      run('npm', ['install', '--no-audit', '--no-fund', ...PUBLIC.map((pkg) => tarballs.get(pkg)!), 'drizzle-kit@0.31.11', 'ws@8.23.0', 'solid-js@1.9.19'], app);
       writeFileSync(join(app, 'example.mjs'), readmeExample('model'));
       const output = run('node', ['example.mjs'], app);
       expect(output).toContain("name: 'Sencha', price: '12.50', stock: 2");
       expect(output).not.toContain('Matcha');
-      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client', '@strata/state/server', '@strata/state/client', '@strata/auth', '@strata/auth/client'];
+      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client', '@strata/state/server', '@strata/state/client', '@strata/auth', '@strata/auth/client', '@strata/solid', '@strata/solid/server'];
       const probe = `for (const name of ${JSON.stringify(entries)}) console.log(name, Object.keys(await import(name)).length > 0);`;
       writeFileSync(join(app, 'entries.mjs'), probe);
       expect(run('node', ['entries.mjs'], app).trim().split('\n')).toEqual(entries.map((name) => `${name} true`));
