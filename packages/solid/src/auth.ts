@@ -16,6 +16,12 @@ export interface AuthSession {
   readonly register: Action<[details: { email: string; password: string; name?: string }], boolean>;
   /** Signs out (this session, or every session of the user) and restarts as an anonymous tab. */
   readonly logout: Action<[options?: { everywhere?: boolean }], boolean>;
+  /** Asks for a reset link by e-mail (the answer is the same whether or not the account exists). */
+  readonly requestReset: Action<[details: { email: string }], unknown>;
+  /** Sets a new password with the token from the link; every session of the user ends. */
+  readonly resetPassword: Action<[details: { token: string; password: string }], unknown>;
+  /** Changes the signed-in user's password; their other sessions end. */
+  readonly changePassword: Action<[details: { current: string; password: string }], unknown>;
 }
 
 type Calls = Record<string, (args?: unknown) => PromiseLike<unknown> & { cancel(): void; seq: number }>;
@@ -60,6 +66,9 @@ export function createAuthSession<TStates extends AnyStateDef>(strata: Strata<TS
     user: () => (known() ? (state.value?.user ?? null) : undefined),
     login: createAction(fromServer((credentials: { login: string; password: string }) => wrap(signIn('login', credentials)))),
     register: createAction(fromServer((details: object) => wrap(signIn('register', details)))),
+    requestReset: createAction((details: { email: string }) => state.call.requestPasswordReset!(details) as never),
+    resetPassword: createAction((details: { token: string; password: string }) => state.call.resetPassword!(details) as never),
+    changePassword: createAction((details: { current: string; password: string }) => state.call.changePassword!(details) as never),
     logout: createAction(
       fromServer((logoutOptions?: { everywhere?: boolean }) =>
         wrap(
