@@ -23,6 +23,8 @@ export default defineConfig({
           include: ['src/**/__tests__/**/*.test.{ts,tsx}'],
           exclude: ['src/**/__tests__/**/*.node.test.ts'],
           environment: 'jsdom',
+          // Before any test file: Node's own require('ws') (inside @fastify/websocket) gets the Node build too.
+          setupFiles: ['src/__tests__/nodeWs.ts'],
           typecheck: { enabled: true, include: ['src/**/__tests__/**/*.test-d.ts'] },
         },
       },

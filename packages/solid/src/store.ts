@@ -52,7 +52,7 @@ export function mirrorState(handle: ClientState, initial?: JsonValue): [store: B
   // A server-rendered page starts from the values it was rendered with, until the socket's welcome (the same data).
   const [store, setStore] = createStore<Box>({ value: copy((handle.value as JsonValue | undefined) ?? initial) });
   const set = setStore as unknown as (...args: unknown[]) => void;
-  const stop = handle.onChange((paths) =>
+  const stop = handle.onChange((paths, keys) =>
     // One frame, one update: whatever reads several of its paths recomputes once.
     batch(() => {
       const doc = handle.value as JsonValue | undefined;
@@ -62,7 +62,9 @@ export function mirrorState(handle: ClientState, initial?: JsonValue): [store: B
         // A path that no longer leads anywhere: its nearest existing ancestor changed too.
         const target = at ?? storePath(doc, path.slice(0, -1)) ?? [];
         const value = copy(target.length ? valueAt(doc, target) : doc);
-        set('value', ...target, isObject(value) || Array.isArray(value) ? reconcile(value, { key: 'id', merge: true }) : value);
+        // Rows of a list keyed by a declared field (`keys: { lines: 'sku' }`) are matched by it.
+        const key = (at && keys.get(path)) ?? 'id';
+        set('value', ...target, isObject(value) || Array.isArray(value) ? reconcile(value, { key, merge: true }) : value);
       }
     }),
   );

@@ -127,12 +127,16 @@ export function createStrata<TStates extends AnyStateDef = AnyStateDef>(options:
   const [status, setStatus] = createSignal<ClientStatus>(client.status);
   client.onStatus(setStatus);
   const mirrors = new Map<string, Mirror>();
+  // The server-rendered values start the first store of each state only: a state subscribed
+  // again later (or after a restart) waits for its current value instead of showing the page's.
+  const firstValues = new Map(Object.entries(initial));
 
   function state(name: string): ServerState {
     let mirror = mirrors.get(name);
     if (!mirror) {
       const handle = client.state(name as TStates['name']) as unknown as ClientState;
-      const [store, stop] = mirrorState(handle, initial[name] as never);
+      const [store, stop] = mirrorState(handle, firstValues.get(name) as never);
+      firstValues.delete(name);
       const view: ServerState = {
         name,
         get value() {
@@ -166,7 +170,10 @@ export function createStrata<TStates extends AnyStateDef = AnyStateDef>(options:
     status,
     toasts,
     dismissToast,
-    restart: (token) => client.restart(token),
+    restart: (token) => {
+      firstValues.clear();
+      client.restart(token);
+    },
     close: () => client.close(),
   };
 }

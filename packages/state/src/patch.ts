@@ -153,14 +153,15 @@ export class PatchError extends Error {
 
 /**
  * Applies a patch to a document, in place, and returns the document (a `set` at the root
- * returns the new value). Calls `touched` with the path of every op, for subscribers.
+ * returns the new value). Calls `touched` with the path of every op (and, for a list op of a
+ * list keyed by a declared field, that field), for subscribers.
  */
-export function applyPatch(document: JsonValue, patch: Patch, touched?: (path: Path) => void): JsonValue {
+export function applyPatch(document: JsonValue, patch: Patch, touched?: (path: Path, by?: string) => void): JsonValue {
   let root = document;
   for (const op of patch) {
     if (op.path.length === 0 && op.op === 'set') root = op.value;
     else applyOp(root, op);
-    touched?.(op.path);
+    touched?.(op.path, 'by' in op ? op.by : undefined);
   }
   return root;
 }

@@ -28,7 +28,7 @@ async function server(limits: { uploadBytes?: number; uploadsPerTab?: number } =
   return { s: await startServer([Files], { uploadDir: dir, limits }), dir };
 }
 
-const post = (s: TestServer, token: string, body: BodyInit, headers: Record<string, string> = {}) =>
+const post = (s: TestServer, token: string, body: string | Uint8Array | Blob, headers: Record<string, string> = {}) =>
   fetch(`${s.origin}/strata/upload`, { method: 'POST', body, headers: { origin: s.origin, 'x-strata-token': token, 'x-strata-filename': 'notes.txt', ...headers } });
 
 describe('uploads', () => {

@@ -34,10 +34,11 @@ export interface ClientState<TState extends AnyStateDef = AnyStateDef> {
   subscribe(listener: () => void): () => void;
   /**
    * Calls `listener` after every frame that changed this state with the paths its operations
-   * touched, in order (`[]`: the whole state was replaced) — what a UI binding needs to update
+   * touched, in order (`[]`: the whole state was replaced), and for each list keyed by a
+   * declared field that field (`keys`: list path → field) — what a UI binding needs to update
    * exactly those places. Returns the unsubscribe function.
    */
-  onChange(listener: (paths: readonly Path[]) => void): () => void;
+  onChange(listener: (paths: readonly Path[], keys: ReadonlyMap<Path, string>) => void): () => void;
   /**
    * Calls `listener` once per applied frame in which an operation's path is `path`, an
    * ancestor of it or a descendant of it (`[key]` segments compare by key); a whole-state
@@ -49,6 +50,8 @@ export interface ClientState<TState extends AnyStateDef = AnyStateDef> {
   /** Unsubscribes (an `unsub` frame) and forgets the value; `client.state(name)` subscribes again. */
   release(): void;
 }
+
+const NO_KEYS: ReadonlyMap<Path, string> = new Map();
 
 /** What a state handle needs of its client. */
 export interface StateHost {
@@ -67,7 +70,7 @@ export class StateHandle implements ClientState {
   #settleReady!: { resolve(): void; reject(error: Error): void; pending: boolean };
   #failed = false;
   readonly #subscribers = new Set<{ readonly listener: Listener }>();
-  readonly #pathSubscribers = new Set<{ readonly listener: (paths: readonly Path[]) => void }>();
+  readonly #pathSubscribers = new Set<{ readonly listener: (paths: readonly Path[], keys: ReadonlyMap<Path, string>) => void }>();
   readonly #watchers = new PathListeners();
 
   constructor(
@@ -92,7 +95,7 @@ export class StateHandle implements ClientState {
     return () => void this.#subscribers.delete(entry);
   }
 
-  onChange(listener: (paths: readonly Path[]) => void): () => void {
+  onChange(listener: (paths: readonly Path[], keys: ReadonlyMap<Path, string>) => void): () => void {
     const entry = { listener };
     this.#pathSubscribers.add(entry);
     return () => void this.#pathSubscribers.delete(entry);
@@ -123,13 +126,17 @@ export class StateHandle implements ClientState {
   /** Applies `patch` in place; false when it did not fit (what did apply is still reported). */
   patch(patch: Patch, marked: Set<Listener>): boolean {
     const touched: Path[] = [];
+    const keys = new Map<Path, string>();
     try {
-      this.#value = applyPatch(this.#value as JsonValue, patch, (path) => touched.push(path));
+      this.#value = applyPatch(this.#value as JsonValue, patch, (path, by) => {
+        touched.push(path);
+        if (by !== undefined) keys.set(path, by);
+      });
       return true;
     } catch {
       return false;
     } finally {
-      this.#changed(touched, marked);
+      this.#changed(touched, marked, keys);
     }
   }
 
@@ -147,14 +154,14 @@ export class StateHandle implements ClientState {
     if (!this.#settleReady.pending) this.#newReady();
   }
 
-  #changed(paths: readonly Path[], marked: Set<Listener>): void {
+  #changed(paths: readonly Path[], marked: Set<Listener>, keys: ReadonlyMap<Path, string> = NO_KEYS): void {
     if (paths.length === 0) return;
     for (const path of paths) this.#watchers.touch(path);
     for (const listener of this.#watchers.drain()) marked.add(listener);
     for (const entry of this.#subscribers) marked.add(entry.listener);
     if (this.#pathSubscribers.size) {
       const touched = [...paths];
-      for (const entry of this.#pathSubscribers) marked.add(() => entry.listener(touched));
+      for (const entry of this.#pathSubscribers) marked.add(() => entry.listener(touched, keys));
     }
   }
 
