@@ -183,6 +183,36 @@ export function defineState<
   return Object.freeze({ name, definition });
 }
 
+/** Handlers whose guards run inside them (a ModelState save guarded per create and update). */
+const guardedInsideHandlers = new WeakSet<object>();
+
+/** @internal Marks a handler whose guards run inside it, for {@link auditHandlers}. */
+export function guardedInside<T extends object>(handler: T): T {
+  guardedInsideHandlers.add(handler);
+  return handler;
+}
+
+/**
+ * Every handler of `states` that anyone connected may call: no guard and not marked `public`.
+ * `strata check --deploy` fails on each one (a handler that changes data needs a guard, or
+ * `public: true` when anyone may call it on purpose).
+ */
+export function auditHandlers(states: Iterable<AnyServerStateDef>): { state: string; handler: string }[] {
+  const open: { state: string; handler: string }[] = [];
+  const seen = new Set<string>();
+  const visit = (def: AnyServerStateDef) => {
+    if (seen.has(def.name)) return;
+    seen.add(def.name);
+    for (const used of Object.values((def.definition.uses ?? {}) as Record<string, AnyServerStateDef>)) visit(used);
+    for (const [name, handler] of buildHandlers(def)) {
+      const guarded = (Array.isArray(handler.guard) ? handler.guard.length > 0 : handler.guard !== undefined) || guardedInsideHandlers.has(handler);
+      if (!guarded && handler.public !== true) open.push({ state: def.name, handler: name });
+    }
+  };
+  for (const def of states) visit(def);
+  return open;
+}
+
 /** Builds the handler map of a definition, once, checking names. */
 export function buildHandlers(state: AnyServerStateDef): Map<string, AnyHandler> {
   const build = state.definition.handlers;

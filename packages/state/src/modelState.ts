@@ -2,7 +2,7 @@ import { type AnyModel, atomic, type FieldPath, type QuerySet } from '@strata/mo
 import type { ModelSerializer } from '@strata/serializer';
 import * as v from 'valibot';
 import { type EventContext, type Guard, guardList, runGuards } from './context.js';
-import { defineState, type EventHandler, type HandlerContext, type RateLimit } from './defineState.js';
+import { defineState, type EventHandler, guardedInside, type HandlerContext, type RateLimit } from './defineState.js';
 import { argsError, EventError, StateError } from './errors.js';
 import type { JsonValue } from './patch.js';
 
@@ -72,6 +72,8 @@ export interface ModelStateOptions<M extends AnyModel, TOut, TActions extends Re
   live?: boolean;
   /** Guards per action (the auth layer supplies them); `save` covers both `create` and `update`. */
   guards?: Partial<Record<ModelAction, Guard | readonly Guard[]>>;
+  /** Actions anyone may call on purpose (e.g. `['load', 'startEdit']` of a public catalog): `strata check --deploy` accepts them unguarded. */
+  public?: readonly ModelAction[];
   /** Values the server decides on a save (e.g. `{ owner: ctx.user.id }` on create), never read from input. */
   assign?: (ctx: HandlerContext, instance: unknown) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Hooks: change the data before a save, act after one (both in the save's transaction). */
@@ -151,6 +153,8 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     filters: v.optional(v.strictObject(Object.fromEntries(Object.entries(options.filters ?? {}).map(([key, schema]) => [key, v.optional(schema)])))),
   });
   const guardsOf = (action: ModelAction): readonly Guard[] => guardList(options.guards?.[action]);
+  /** Actions the app marks public on purpose (read by `strata check --deploy`). */
+  const audit = (action: ModelAction) => (options.public?.includes(action) ? { public: true } : {});
   const queryset = (ctx: EventContext) => (options.getQueryset ? options.getQueryset(ctx) : (options.model.objects as QuerySet<M, unknown>));
   /** The row through the tab's scope, with its relations loaded — or, to lock it for a save, bare (PostgreSQL cannot lock the nullable side of a join). */
   const lookup = async (ctx: EventContext, key: string | number, forUpdate = false) => {
@@ -190,7 +194,8 @@ export function defineModelState<const TName extends string, M extends AnyModel,
   }
 
   async function save(self: Self, args: { id?: string | number | undefined; data: Record<string, unknown>; version?: number | undefined }, ctx: HandlerContext): Promise<SaveOutcome<TOut>> {
-    await runGuards([...guardsOf('save'), ...guardsOf(args.id === undefined ? 'create' : 'update')], ctx);
+    // The `save` guards ran before the handler (the runtime runs them); create or update is known only now.
+    await runGuards(guardsOf(args.id === undefined ? 'create' : 'update'), ctx);
     const outcome = await saveRow(args, ctx);
     if (outcome.ok) {
       self.editing = null;
@@ -278,8 +283,8 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     },
     save: {
       args: saveArgs,
-      // Guards for save/create/update run inside, once the kind of save is known.
-      guard: [],
+      // The create/update guards run inside, once the kind of save is known.
+      guard: guardsOf('save'),
       run: (s: Self, args: { id?: string | number; data: Record<string, unknown>; version?: number }, ctx: HandlerContext) => save(s, args, ctx),
     },
     delete: {
@@ -329,14 +334,20 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     backend: () => ({ hasLoaded: false }),
     live: options.live === false ? undefined : { models: [options.model], onChange: async (s, _changes, ctx) => (s.hasLoaded ? reload(s, ctx) : undefined) },
     handlers: (h) => ({
-      load: h.event({ ...actions.load!, args: v.optional(listArgs), run: (s, args, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
-      startEdit: h.event({ ...actions.startEdit!, args: idArgs, run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
-      cancelEdit: h.event((s, _args, ctx) => actions.cancelEdit!.run(s, undefined as never, ctx) as void),
-      save: h.event({ args: saveArgs, run: (s, args, ctx) => save(s, args, ctx) }),
-      delete: h.event({ ...actions.delete!, args: idArgs, run: (s, args, ctx) => actions.delete!.run(s, args as never, ctx) as Promise<void> }),
+      load: h.event({ ...actions.load!, ...audit('load'), args: v.optional(listArgs), run: (s, args, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
+      startEdit: h.event({ ...actions.startEdit!, ...audit('startEdit'), args: idArgs, run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),
+      // Only clears the edit form of this tab.
+      cancelEdit: h.event({ public: true, run: (s, _args, ctx) => actions.cancelEdit!.run(s, undefined as never, ctx) as void }),
+      // With both create and update guarded, every save is (they run inside, once the kind is known).
+      save: ((handler) => (guardsOf('create').length && guardsOf('update').length ? guardedInside(handler) : handler))(
+        h.event({ args: saveArgs, guard: guardsOf('save'), ...audit('save'), run: (s, args, ctx) => save(s, args, ctx) }),
+      ),
+      delete: h.event({ ...actions.delete!, ...audit('delete'), args: idArgs, run: (s, args, ctx) => actions.delete!.run(s, args as never, ctx) as Promise<void> }),
       ...customHandlers(h as never),
       /** One entry for every action: `{ action: 'save', payload: { … } }`, validated and guarded like the action itself. */
       dispatch: h.event({
+        // Adds no power beyond the handlers it routes to, each guarded (and audited) on its own.
+        public: true,
         args: v.strictObject({ action: v.picklist(names), payload: v.optional(v.unknown()) }),
         run: async (s, { action, payload }, ctx) => {
           const spec = actions[action]!;

@@ -2,7 +2,7 @@
  * @strata/state/server — the server side of the state runtime: state definitions, the event
  * pipeline, the state manager and the fastify plugin. Browser code imports only types from here.
  */
-export { defineState } from './defineState.js';
+export { auditHandlers, defineState } from './defineState.js';
 export type {
   AnyServerStateDef,
   EventHandler,
