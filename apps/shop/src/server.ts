@@ -1,0 +1,45 @@
+import { authModels, createAuth } from '@strata/auth';
+import { createRedisStateManager, strataState } from '@strata/state/server';
+import fastify, { type FastifyInstance } from 'fastify';
+import { shopModels } from './models.js';
+import { shopStates } from './states.js';
+
+/** Every model of the shop, the auth layer's included, for `setup({ models })` and migrations. */
+export const models = [...authModels, ...shopModels];
+export { shopStates };
+
+/** What the shop needs to run (the CLI reads them from the environment). */
+export interface ShopOptions {
+  secret: string;
+  siteOrigin: string;
+  redisUrl?: string | undefined;
+  production?: boolean;
+  sendPasswordReset?: (message: { email: string; link: string; userId: number }) => void | Promise<void>;
+  logger?: boolean;
+}
+
+/**
+ * The shop's server: the auth routes, the state runtime with the shop's states (on Redis when
+ * `redisUrl` is set, so several workers share tabs, sessions, throttling and live stock), and
+ * a join token route for pages. The database is set up by the caller.
+ */
+export async function createShop(options: ShopOptions): Promise<FastifyInstance> {
+  const app = fastify({ logger: options.logger ?? false, trustProxy: false });
+  const auth = createAuth({
+    secret: options.secret,
+    siteOrigin: options.siteOrigin,
+    production: options.production ?? false,
+    ...(options.redisUrl ? { redis: options.redisUrl } : {}),
+    ...(options.sendPasswordReset ? { sendPasswordReset: options.sendPasswordReset } : {}),
+  });
+  await app.register(auth.plugin);
+  await app.register(strataState, {
+    states: [auth.AuthState, ...shopStates],
+    secret: options.secret,
+    production: options.production ?? false,
+    middleware: [auth.middleware],
+    bindToken: auth.bindToken,
+    ...(options.redisUrl ? { manager: createRedisStateManager({ redis: options.redisUrl }) as never } : {}),
+  });
+  return app;
+}

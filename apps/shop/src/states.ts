@@ -1,0 +1,187 @@
+import { AuthError, loginRequired, staffRequired } from '@strata/auth';
+import { atomic, F } from '@strata/model';
+import { createModelSerializer } from '@strata/serializer';
+import { defineModelState, defineState, EventError, type Guard, type HandlerContext } from '@strata/state/server';
+import * as v from 'valibot';
+import { Cart, CartLine, Category, Order, OrderLine, Product } from './models.js';
+
+export const CategorySerializer = createModelSerializer(Category, { fields: ['id', 'name'] });
+export const ProductSerializer = createModelSerializer(Product, {
+  fields: ['id', 'name', 'description', 'price', 'stock', 'categoryId', 'version'],
+  readOnly: ['version'],
+  nested: { category: CategorySerializer },
+});
+
+/**
+ * The catalog, and the staff's product management: anyone lists and opens products (search,
+ * category filter, ordering, pages over allow-listed fields only); only staff create, edit
+ * (a stale edit is refused with the current row) and delete. Stock changes reach every tab.
+ */
+export const Products = defineModelState('products', {
+  model: Product,
+  serializer: ProductSerializer,
+  pageSize: 12,
+  maxPageSize: 48,
+  ordering: ['name', 'price', 'stock'],
+  search: ['name', 'description'],
+  filters: { categoryId: v.pipe(v.number(), v.integer(), v.minValue(1)) },
+  selectRelated: ['category'],
+  versionField: 'version',
+  public: ['load', 'startEdit'],
+  guards: { save: staffRequired, delete: staffRequired },
+});
+
+/** Refuses everything: orders are history, nobody edits or deletes them here. */
+const never: Guard = () => {
+  throw new AuthError('STRATA_AUTH_PERMISSION_DENIED', 'Orders cannot be changed.');
+};
+
+const OrderSerializer = createModelSerializer(Order, {
+  fields: ['id', 'total', 'createdAt'],
+  nested: { lines: [createModelSerializer(OrderLine, { fields: ['id', 'name', 'price', 'quantity', 'productId'] })] },
+});
+
+/** A customer's own orders: every lookup goes through their scope, so another customer's order is "not found". */
+export const Orders = defineModelState('orders', {
+  model: Order,
+  serializer: OrderSerializer,
+  pageSize: 10,
+  ordering: ['createdAt'],
+  prefetch: ['lines'],
+  getQueryset: (ctx) => Order.objects.filter({ customerId: ctx.user?.id ?? -1 }),
+  guards: { load: loginRequired, startEdit: loginRequired, save: never, delete: never },
+});
+
+type Line = { id: number; name: string; price: string; quantity: number; stock: number };
+
+/** The cart of this session (anonymous) or of the signed-in customer; an anonymous cart merges into theirs at sign-in. */
+async function cartOf(ctx: HandlerContext, create: boolean): Promise<{ id: number } | undefined> {
+  const sessionCart = ctx.session?.get<number>('cartId');
+  if (ctx.user) {
+    let mine = await Cart.objects.filter({ ownerId: ctx.user.id }).first();
+    const anonymous = sessionCart !== undefined ? await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first() : undefined;
+    if (anonymous) {
+      await atomic(async () => {
+        mine ??= await Cart.objects.create({ ownerId: ctx.user!.id });
+        for (const line of await CartLine.objects.filter({ cartId: anonymous.id })) {
+          const existing = await CartLine.objects.filter({ cartId: mine.id, productId: line.productId }).first();
+          if (existing) await CartLine.objects.filter({ id: existing.id }).update({ quantity: Math.min(99, existing.quantity + line.quantity) });
+          else await CartLine.objects.create({ cartId: mine.id, productId: line.productId, quantity: line.quantity });
+        }
+        await Cart.objects.filter({ id: anonymous.id }).delete();
+      });
+      await ctx.session!.set('cartId', null);
+    }
+    if (!mine && create) mine = await Cart.objects.create({ ownerId: ctx.user.id });
+    return mine ?? undefined;
+  }
+  if (sessionCart != null) {
+    const cart = await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first();
+    if (cart) return cart;
+  }
+  if (!create) return undefined;
+  if (!ctx.session) throw new EventError('SHOP_NO_SESSION', 'This page has no session; reload it to use the cart.');
+  const cart = await Cart.objects.create({ ownerId: null });
+  await ctx.session.set('cartId', cart.id);
+  return cart;
+}
+
+async function readLines(cartId: number | undefined): Promise<Line[]> {
+  if (cartId === undefined) return [];
+  const lines = await CartLine.objects.filter({ cartId }).selectRelated('product').orderBy('id');
+  return lines.map((line) => ({ id: line.product.id, name: line.product.name, price: line.product.price, quantity: line.quantity, stock: line.product.stock }));
+}
+
+function totalOf(lines: readonly Line[]): string {
+  const cents = lines.reduce((sum, line) => sum + Math.round(Number(line.price) * 100) * line.quantity, 0);
+  return (cents / 100).toFixed(2);
+}
+
+const productId = v.pipe(v.number(), v.integer(), v.minValue(1));
+const quantity = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(99));
+
+/** The cart: lines with live stock, and a checkout that never oversells. */
+export const CartState = defineState('cart', {
+  vars: () => ({ lines: [] as Line[], total: '0.00', count: 0 }),
+  live: {
+    models: [Product],
+    onChange: async (s, _changes, ctx) => {
+      if (s.lines.length) await refresh(s, ctx);
+    },
+  },
+  handlers: (h) => ({
+    load: h.event({ public: true, run: (s, _args, ctx) => refresh(s, ctx) }),
+    add: h.event({
+      public: true,
+      args: v.object({ productId, quantity: v.optional(quantity, 1) }),
+      rateLimit: { max: 30, windowMs: 10_000 },
+      run: async (s, args, ctx) => {
+        const product = await Product.objects.filter({ id: args.productId }).first();
+        if (!product) throw new EventError('SHOP_NO_PRODUCT', 'This product is no longer sold.');
+        const cart = (await cartOf(ctx, true))!;
+        const line = await CartLine.objects.filter({ cartId: cart.id, productId: product.id }).first();
+        const wanted = (line?.quantity ?? 0) + args.quantity;
+        if (wanted > product.stock) throw outOfStock(product.name, product.stock);
+        if (line) await CartLine.objects.filter({ id: line.id }).update({ quantity: Math.min(99, wanted) });
+        else await CartLine.objects.create({ cartId: cart.id, productId: product.id, quantity: args.quantity });
+        await refresh(s, ctx);
+      },
+    }),
+    setQuantity: h.event({
+      public: true,
+      args: v.object({ productId, quantity: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(99)) }),
+      run: async (s, args, ctx) => {
+        const cart = await cartOf(ctx, false);
+        if (cart) {
+          const lines = CartLine.objects.filter({ cartId: cart.id, productId: args.productId });
+          if (args.quantity === 0) await lines.delete();
+          else await lines.update({ quantity: args.quantity });
+        }
+        await refresh(s, ctx);
+      },
+    }),
+    /**
+     * Buys the cart in one transaction: each stock is decremented only where enough is left
+     * (`stock >= quantity`, atomically), so two checkouts can never sell the same item twice;
+     * if any product runs short, nothing is bought and the customer is told how many are left.
+     */
+    checkout: h.event({
+      guard: loginRequired,
+      run: async (s, _args, ctx) => {
+        const cart = await cartOf(ctx, false);
+        const lines = await readLines(cart?.id);
+        if (!cart || lines.length === 0) throw new EventError('SHOP_EMPTY_CART', 'Your cart is empty.');
+        const order = await atomic(async () => {
+          for (const line of lines) {
+            const sold = await Product.objects.filter({ id: line.id, stock: { gte: line.quantity } }).update({ stock: F('stock').minus(line.quantity) });
+            if (sold === 0) {
+              const now = await Product.objects.filter({ id: line.id }).first();
+              throw outOfStock(line.name, now?.stock ?? 0);
+            }
+          }
+          const created = await Order.objects.create({ customerId: ctx.user!.id, total: totalOf(lines) });
+          await OrderLine.objects.bulkCreate(lines.map((line) => ({ orderId: created.id, productId: line.id, name: line.name, price: line.price, quantity: line.quantity })));
+          await CartLine.objects.filter({ cartId: cart.id }).delete();
+          return created;
+        });
+        await refresh(s, ctx);
+        ctx.toast(`Order ${order.id} placed.`, 'success');
+        return { orderId: order.id };
+      },
+    }),
+  }),
+});
+
+function outOfStock(name: string, left: number): EventError {
+  const message = left === 0 ? `${name} is sold out.` : `Only ${left} left of ${name}.`;
+  return new EventError('SHOP_OUT_OF_STOCK', message, { fields: { quantity: [message] } });
+}
+
+async function refresh(s: { lines: Line[]; total: string; count: number }, ctx: HandlerContext): Promise<void> {
+  const cart = await cartOf(ctx, false);
+  s.lines = await readLines(cart?.id);
+  s.total = totalOf(s.lines);
+  s.count = s.lines.reduce((sum, line) => sum + line.quantity, 0);
+}
+
+export const shopStates = [Products, CartState, Orders];
