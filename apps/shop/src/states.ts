@@ -184,4 +184,34 @@ async function refresh(s: { lines: Line[]; total: string; count: number }, ctx: 
   s.count = s.lines.reduce((sum, line) => sum + line.quantity, 0);
 }
 
-export const shopStates = [Products, CartState, Orders];
+/** One product's page: its details and live stock. */
+export const ProductPage = defineState('product', {
+  vars: () => ({ product: null as null | Record<string, unknown>, missing: false }),
+  backend: () => ({ id: 0 }),
+  live: {
+    models: [Product],
+    onChange: async (s, changes, ctx) => {
+      if (s.id && changes.some((change) => change.pks.includes(s.id))) await show(s, s.id);
+    },
+  },
+  handlers: (h) => ({
+    load: h.event({ public: true, args: v.object({ id: productId }), run: (s, { id }) => show(s, id) }),
+  }),
+});
+
+async function show(s: { product: null | Record<string, unknown>; missing: boolean; id: number }, id: number): Promise<void> {
+  s.id = id;
+  const row = await Product.objects.filter({ id }).selectRelated('category').first();
+  s.product = row ? ((await ProductSerializer.toJSON(row)) as Record<string, unknown>) : null;
+  s.missing = !row;
+}
+
+/** Every category, for the catalog's filter. */
+export const Categories = defineState('categories', {
+  vars: () => ({ list: [] as { id: number; name: string }[] }),
+  handlers: (h) => ({
+    load: h.event({ public: true, run: async (s) => void (s.list = (await CategorySerializer.toJSON(await Category.objects.orderBy('name'))) as never) }),
+  }),
+});
+
+export const shopStates = [Products, ProductPage, Categories, CartState, Orders];
