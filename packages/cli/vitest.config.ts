@@ -1,0 +1,3 @@
+import { strataVitest } from '@strata/tooling/vitest';
+
+export default strataVitest();
