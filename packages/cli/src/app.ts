@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { AnyModel } from '@strata/model';
 import type { AnyServerStateDef } from '@strata/state/server';
 import { CliError } from './errors.js';
+import type { Settings } from './settings.js';
 
 /** Marks a {@link StrataApp}; a symbol of the registry, so two copies of the package agree. */
 const appBrand = Symbol.for('strata.app');
@@ -22,6 +23,19 @@ export interface AppDefinition {
   seed?: () => Promise<void>;
   /** The built browser assets, an absolute path (e.g. `dist/client`, holding `.vite/manifest.json`). */
   clientDir?: string;
+  /**
+   * Makes the app's HTTP server (auth, states, pages) for these settings, the database already
+   * set up; in `strata dev`, `dev.vite` is Vite's dev server (middleware mode) to serve pages with.
+   */
+  server?: (settings: Settings, options: { dev?: { vite: unknown } }) => Promise<AppServer>;
+  /** The browser app for `strata build` and `strata dev`: its Vite config, SSR entry and where the SSR build goes (absolute paths). */
+  web?: { config: string; ssrEntry: string; serverOutDir: string };
+}
+
+/** What `strata start` and `strata dev` need of the app's server (a fastify instance fits). */
+export interface AppServer {
+  listen(options: { port: number; host: string }): Promise<string>;
+  close(): Promise<unknown>;
 }
 
 /** An app as the `strata` command loads it: {@link defineApp}'s frozen result. */
@@ -32,6 +46,8 @@ export interface StrataApp {
   readonly migrations: string;
   readonly seed: (() => Promise<void>) | undefined;
   readonly clientDir: string | undefined;
+  readonly server: AppDefinition['server'];
+  readonly web: AppDefinition['web'];
 }
 
 /**
@@ -58,6 +74,8 @@ export function defineApp(definition: AppDefinition): StrataApp {
     migrations: definition.migrations,
     seed: definition.seed,
     clientDir: definition.clientDir,
+    server: definition.server,
+    web: definition.web,
     [appBrand]: true,
   } as StrataApp);
 }
@@ -102,6 +120,11 @@ function appProblems(app: Partial<Record<keyof AppDefinition, unknown>>): string
   if (typeof app.migrations !== 'string' || !isAbsolute(app.migrations)) problems.push('migrations must be an absolute folder path');
   if (app.seed !== undefined && typeof app.seed !== 'function') problems.push('seed must be an async function');
   if (app.clientDir !== undefined && (typeof app.clientDir !== 'string' || !isAbsolute(app.clientDir))) problems.push('clientDir must be an absolute folder path');
+  if (app.server !== undefined && typeof app.server !== 'function') problems.push('server must be an async function of the settings');
+  const web = app.web as AppDefinition['web'] | undefined;
+  if (web !== undefined && ![web?.config, web?.ssrEntry, web?.serverOutDir].every((path) => typeof path === 'string' && isAbsolute(path))) {
+    problems.push('web must hold absolute paths: config, ssrEntry and serverOutDir');
+  }
   return problems;
 }
 

@@ -17,6 +17,8 @@ export interface CliIO {
   stdin: InputStream | undefined;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Stops `start` and `dev` (besides SIGINT and SIGTERM). */
+  signal?: AbortSignal;
 }
 
 type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -43,6 +45,7 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
     stdin: 'stdin' in io ? io.stdin : process.stdin,
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
+    ...(io.signal ? { signal: io.signal } : {}),
   };
   let verbose = argv.includes('--verbose');
   try {
@@ -104,6 +107,7 @@ function commandContext(line: CommandLine, io: CliIO): CommandContext {
     stdin: io.stdin,
     env: io.env,
     cwd: io.cwd,
+    signal: io.signal,
     settings: () => (settings ??= loadSettings(io.env)),
     app: () => (app ??= loadApp(appPath(line.values.app, io.cwd))),
   };

@@ -16,7 +16,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   seed: [],
   dev: [],
   build: [],
-  start: [],
+  start: ['--workers <n>'],
 };
 
 /** Runs `strata …` in-process; no stdin unless given (not a terminal). */
@@ -77,10 +77,55 @@ describe('usage errors', () => {
     expect(await strata([])).toMatchObject({ code: 2, stderr: 'error STRATA_CLI_USAGE: No command given; run strata --help to list the commands.\n' });
   });
 
-  it.each(['dev', 'build', 'start'])('says %s is not implemented yet', async (command) => {
-    expect(await strata([command])).toEqual({ code: 2, stdout: '', stderr: `error STRATA_CLI_USAGE: strata ${command} is not implemented yet.\n` });
+});
+
+describe('strata start, build and dev', () => {
+  it('serves the app until stopped, on the configured port', async () => {
+    const url = `sqlite:${join(tempDir(), 'serve.sqlite')}`;
+    await applyMigrations(url, [Note], migrations);
+    const port = await freePort();
+    const stop = new AbortController();
+    const running = strata(['start', ...appFlag({ server: true })], { env: { DATABASE_URL: url, PORT: String(port) }, signal: stop.signal });
+    let answer: unknown;
+    try {
+      for (let i = 0; i < 100 && answer === undefined; i++) {
+        answer = await fetch(`http://127.0.0.1:${port}/ping`, { signal: AbortSignal.timeout(1000) })
+          .then((r) => r.json())
+          .catch(() => new Promise((r) => setTimeout(r, 50)).then(() => undefined));
+      }
+    } finally {
+      stop.abort();
+    }
+    const result = await running;
+    expect(answer, JSON.stringify(result)).toEqual({ pong: true });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain(`Serving notes on http://localhost:${port}`);
+  });
+
+  it('refuses several workers without Redis, production with pending migrations, and dev in production', async () => {
+    expect(await strata(['start', '--workers', '2', ...appFlag({ server: true })])).toMatchObject({ code: 1, stderr: expect.stringContaining('error STRATA_CLI_UNSAFE: 2 workers need REDIS_URL') });
+    expect(await strata(['start', '--workers', 'many', ...appFlag({ server: true })])).toMatchObject({ code: 2, stderr: expect.stringContaining('STRATA_CLI_USAGE') });
+    const pending = `sqlite:${join(tempDir(), 'pending.sqlite')}`;
+    expect(await strata(['start', ...appFlag({ server: true, clientDir: builtClient() })], { env: productionEnv(pending) })).toMatchObject({ code: 1, stderr: expect.stringContaining('error STRATA_CLI_UNSAFE') });
+    expect(await strata(['dev', ...appFlag({ server: true })], { env: productionEnv(pending) })).toMatchObject({ code: 1, stderr: expect.stringContaining('error STRATA_CLI_UNSAFE') });
+  });
+
+  it('says what an app lacks for start, build and dev', async () => {
+    expect(await strata(['start', ...appFlag()])).toMatchObject({ code: 1, stderr: expect.stringContaining('error STRATA_CLI_APP: The app notes has no server') });
+    expect(await strata(['build', ...appFlag()])).toMatchObject({ code: 1, stderr: expect.stringContaining('error STRATA_CLI_APP: The app notes has no web app to build') });
+    expect(await strata(['dev', ...appFlag({ server: true })])).toMatchObject({ code: 1, stderr: expect.stringContaining('has no web app') });
   });
 });
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 describe('strata check', () => {
   let migratedUrl: string;

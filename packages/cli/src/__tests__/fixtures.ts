@@ -8,6 +8,7 @@ import { authModels } from '@strata/auth';
 import { close, defineModel, f, setup } from '@strata/model';
 import { makeMigrations, migrate } from '@strata/model/migrations';
 import { defineState, type Guard } from '@strata/state/server';
+import fastify from 'fastify';
 import { afterAll } from 'vitest';
 import type { AppDefinition } from '..';
 
@@ -41,6 +42,8 @@ export interface FixtureOptions {
   open?: boolean;
   auth?: boolean;
   seed?: 'notes' | 'throws';
+  /** A server answering GET /ping. */
+  server?: boolean;
 }
 
 export function fixtureApp(options: FixtureOptions): AppDefinition {
@@ -52,6 +55,16 @@ export function fixtureApp(options: FixtureOptions): AppDefinition {
     ...(options.clientDir ? { clientDir: options.clientDir } : {}),
     ...(options.seed === 'notes' ? { seed: async () => void (await Note.objects.create({ title: 'Seeded' })) } : {}),
     ...(options.seed === 'throws' ? { seed: async () => { throw new Error('seed exploded'); } } : {}),
+    ...(options.server
+      ? {
+          server: async () => {
+            // A test stops the server at once, keep-alive sockets and all.
+            const app = fastify({ logger: false, forceCloseConnections: true });
+            app.get('/ping', async () => ({ pong: true }));
+            return app;
+          },
+        }
+      : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { CliError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { countOf, redactUrl, requireMigrated, withDatabase } from './database.js';
 import { ask, askHidden, type InputStream, type OutputStream } from './prompt.js';
+import { build, dev, start } from './serve.js';
 import { startSpinner } from './spinner.js';
 
 /** What a command gets: its parsed options, the streams, and lazy settings and app. */
@@ -17,6 +18,7 @@ export interface CommandContext {
   stdin: InputStream | undefined;
   env: Record<string, string | undefined>;
   cwd: string;
+  signal: AbortSignal | undefined;
   settings(): Settings;
   app(): Promise<StrataApp>;
 }
@@ -29,15 +31,6 @@ export interface Command {
   details?: string;
   run(ctx: CommandContext): Promise<void>;
 }
-
-const notImplemented = (name: string, summary: string): Command => ({
-  summary: `${summary} (not implemented yet)`,
-  usage: `strata ${name}`,
-  options: {},
-  run: async () => {
-    throw new CliError('STRATA_CLI_USAGE', `strata ${name} is not implemented yet.`);
-  },
-});
 
 /** Every command, in the order `strata --help` lists them. */
 export const COMMANDS: Record<string, Command> = {
@@ -79,9 +72,25 @@ export const COMMANDS: Record<string, Command> = {
     options: {},
     run: seed,
   },
-  dev: notImplemented('dev', 'Run the development server with hot reload'),
-  build: notImplemented('build', 'Build the browser assets and the server'),
-  start: notImplemented('start', 'Run the production server; refuses an unsafe configuration'),
+  dev: {
+    summary: 'Run the app with Vite inside its server: modules with hot reload, pages rendered without a build',
+    usage: 'strata dev',
+    options: {},
+    details: 'Needs web: { config, ssrEntry, serverOutDir } and server in defineApp(), and vite in the app.\nServer code changes need a restart (rebuild it with tsup --watch).',
+    run: dev,
+  },
+  build: {
+    summary: 'Build the browser assets and the server-side renderer with Vite',
+    usage: 'strata build',
+    options: {},
+    run: build,
+  },
+  start: {
+    summary: 'Run the server; in production it refuses an unsafe configuration or pending migrations',
+    usage: 'strata start [--workers <n>]',
+    options: { workers: { type: 'string', description: 'Processes on node:cluster (default STRATA_WORKERS or 1); more than 1 needs REDIS_URL' } },
+    run: start,
+  },
 };
 
 async function check(ctx: CommandContext): Promise<void> {
