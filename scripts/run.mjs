@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The README's commands for a machine with only Node.js (>= 20.19) and npm:
 //   npm test         install, build, typecheck and run every test, then print one summary line
-//   npm run example  build and start the quickstart example
+//   npm run example  build the shop, migrate, seed and serve it on a printed URL
 //   npm run bench    build and run the benchmarks
 // It fetches pnpm into .tools/ when the right one is not on PATH. Node built-ins only.
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ const PNPM_VERSION = '12.21.0';
 const MIN_NODE = [20, 19];
 const NODE_MAJOR = process.versions.node.split('.')[0] ?? '';
 const IS_WINDOWS = process.platform === 'win32';
-const QUICKSTART = '@strata/example-quickstart';
+const SHOP = '@strata/example-shop';
 const REPORT_DIRS = ['packages', 'apps'];
 const REPORT_SINGLE_DIRS = ['tooling', 'bench'];
 
@@ -56,10 +56,11 @@ function runTests(pnpm, env) {
 
 /** @param {string} pnpm @param {NodeJS.ProcessEnv} env @returns {number} */
 function runExample(pnpm, env) {
-  if (!workspaceHas(QUICKSTART)) fail(`The quickstart example (${QUICKSTART}, apps/quickstart) is not in this checkout.`);
-  const built = run(pnpm, ['exec', 'turbo', 'run', 'build', `--filter=${QUICKSTART}...`], env);
-  if (built !== 0) fail('Building the quickstart example failed; see the errors above.', built);
-  return run(pnpm, ['--filter', QUICKSTART, 'start'], env);
+  if (!workspaceHas(SHOP)) fail(`The shop (${SHOP}, apps/shop) is not in this checkout.`);
+  const built = run(pnpm, ['exec', 'turbo', 'run', 'build', `--filter=${SHOP}...`], env);
+  if (built !== 0) fail('Building the shop failed; see the errors above.', built);
+  // strata build (pages), migrate, seed (once), start — on SQLite in ./apps/shop/data unless DATABASE_URL says otherwise.
+  return run(pnpm, ['--filter', SHOP, 'example'], env);
 }
 
 /** @param {string} pnpm @param {NodeJS.ProcessEnv} env @returns {number} */

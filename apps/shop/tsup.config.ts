@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { server: 'src/server.ts' },
+  entry: { app: 'src/app.ts', server: 'src/server.ts' },
   format: ['esm'],
   target: 'node20',
-  clean: true,
+  // Not the whole of dist/: `strata build` puts the pages' client and server builds there.
+  clean: ['*.js', '*.js.map'],
   sourcemap: true,
 });

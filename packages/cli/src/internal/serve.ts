@@ -1,4 +1,7 @@
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { AppServer, StrataApp } from '../app.js';
 import { assertSafeToStart } from '../check.js';
 import { CliError } from '../errors.js';
@@ -69,7 +72,7 @@ export async function start(ctx: CommandContext): Promise<void> {
 export async function build(ctx: CommandContext): Promise<void> {
   const app = await ctx.app();
   if (!app.web) throw new CliError('STRATA_CLI_APP', `The app ${app.name} has no web app to build; add web: { config, ssrEntry, serverOutDir } to defineApp().`);
-  const vite = await importVite();
+  const vite = await importVite(ctx.cwd);
   ctx.stdout.write('Building the browser assets…\n');
   await vite.build({ configFile: app.web.config, logLevel: 'warn' });
   ctx.stdout.write('Building the server-side renderer…\n');
@@ -84,7 +87,7 @@ export async function dev(ctx: CommandContext): Promise<void> {
   const app = await ctx.app();
   const make = serverOf(app);
   if (!app.web) throw new CliError('STRATA_CLI_APP', `The app ${app.name} has no web app; add web: { config, ssrEntry, serverOutDir } to defineApp().`);
-  const { createServer } = await importVite();
+  const { createServer } = await importVite(ctx.cwd);
   const vite = await createServer({ configFile: app.web.config, server: { middlewareMode: true }, appType: 'custom', logLevel: 'warn' });
   try {
     await serve(ctx, settings, app, () => make(settings, { dev: { vite } }), 'Developing');
@@ -98,9 +101,11 @@ type Vite = {
   createServer(config: object): Promise<{ close(): Promise<void> }>;
 };
 
-async function importVite(): Promise<Vite> {
+/** The app's own Vite (resolved from its folder, where it is a dev dependency). */
+async function importVite(cwd: string): Promise<Vite> {
   try {
-    return (await import('vite' as string)) as Vite;
+    const resolved = createRequire(join(cwd, 'package.json')).resolve('vite');
+    return (await import(pathToFileURL(resolved).href)) as Vite;
   } catch (error) {
     throw new CliError('STRATA_CLI_APP', 'strata build and strata dev need Vite: add vite and vite-plugin-solid to the app (pnpm add -D vite vite-plugin-solid).', { cause: error });
   }

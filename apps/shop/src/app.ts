@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CliError, defineApp } from '@strata/cli';
+import { devPages, registerPages } from './pages.js';
+import { seed } from './seed.js';
+import { createShop, models, shopStates } from './server.js';
+
+const at = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const clientDir = at('./client');
+const ssrEntry = at('./server/entry-server.js');
+
+/**
+ * The shop as the `strata` command runs it (this file builds to dist/app.js):
+ * `strata build && strata migrate && strata seed && strata start`.
+ */
+export default defineApp({
+  name: 'shop',
+  models,
+  states: shopStates,
+  migrations: at('../migrations'),
+  seed: () => seed((line) => console.log(`  ${line}`)),
+  clientDir,
+  web: { config: at('../web/vite.config.ts'), ssrEntry: at('../web/entry-server.tsx'), serverOutDir: at('./server') },
+  server: async (settings, { dev }) => {
+    const app = await createShop({
+      secret: settings.secretKey,
+      siteOrigin: settings.siteOrigin,
+      redisUrl: settings.redisUrl,
+      production: settings.env === 'production',
+      logger: settings.debug,
+    });
+    if (dev) devPages(app, dev.vite as Parameters<typeof devPages>[1]);
+    else {
+      if (!existsSync(ssrEntry)) throw new CliError('STRATA_CLI_APP', `The shop's pages are not built (${ssrEntry} is missing): run strata build first.`);
+      const { render } = (await import(pathToFileURL(ssrEntry).href)) as { render: Parameters<typeof registerPages>[1]['render'] };
+      registerPages(app, { clientDir, render });
+    }
+    return app;
+  },
+});
