@@ -1,4 +1,4 @@
-import { authModels, createAuth } from '@strata/auth';
+import { authModels, createAuth, createRedisThrottle, redisSessionStore } from '@strata/auth';
 import { createRedisStateManager, strataState } from '@strata/state/server';
 import fastify, { type FastifyInstance } from 'fastify';
 import { shopModels } from './models.js';
@@ -13,6 +13,8 @@ export interface ShopOptions {
   secret: string;
   siteOrigin: string;
   redisUrl?: string | undefined;
+  /** Key prefix in Redis (default `strata:`): tabs, sessions and throttling of this shop. */
+  redisPrefix?: string;
   production?: boolean;
   sendPasswordReset?: (message: { email: string; link: string; userId: number }) => void | Promise<void>;
   logger?: boolean;
@@ -25,11 +27,17 @@ export interface ShopOptions {
  */
 export async function createShop(options: ShopOptions): Promise<FastifyInstance> {
   const app = fastify({ logger: options.logger ?? false, trustProxy: false });
+  const prefix = options.redisPrefix ?? 'strata:';
   const auth = createAuth({
     secret: options.secret,
     siteOrigin: options.siteOrigin,
     production: options.production ?? false,
-    ...(options.redisUrl ? { redis: options.redisUrl } : {}),
+    ...(options.redisUrl
+      ? {
+          store: redisSessionStore({ redis: options.redisUrl, prefix: `${prefix}session:` }),
+          throttle: createRedisThrottle({ redis: options.redisUrl, prefix: `${prefix}throttle:` }),
+        }
+      : {}),
     ...(options.sendPasswordReset ? { sendPasswordReset: options.sendPasswordReset } : {}),
   });
   await app.register(auth.plugin);
@@ -39,7 +47,7 @@ export async function createShop(options: ShopOptions): Promise<FastifyInstance>
     production: options.production ?? false,
     middleware: [auth.middleware],
     bindToken: auth.bindToken,
-    ...(options.redisUrl ? { manager: createRedisStateManager({ redis: options.redisUrl }) as never } : {}),
+    ...(options.redisUrl ? { manager: createRedisStateManager({ redis: options.redisUrl, prefix: `${prefix}tab:` }) as never } : {}),
   });
   return app;
 }

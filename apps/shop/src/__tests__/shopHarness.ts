@@ -27,8 +27,8 @@ afterEach(async () => {
 });
 
 /** The shop on a loopback port (closed after the test). */
-export async function startShop(): Promise<{ app: FastifyInstance; url: string }> {
-  const app = await createShop({ secret: 'shop-test-secret-shop-test-secret-0123', siteOrigin: 'https://shop.example', sendPasswordReset: () => undefined });
+export async function startShop(options: { redisUrl?: string; redisPrefix?: string } = {}): Promise<{ app: FastifyInstance; url: string }> {
+  const app = await createShop({ secret: 'shop-test-secret-shop-test-secret-0123', siteOrigin: 'https://shop.example', sendPasswordReset: () => undefined, ...options });
   apps.add(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
@@ -58,6 +58,13 @@ export class Visitor {
     if (typeof json.csrf === 'string') this.csrf = json.csrf;
     if (typeof json.token === 'string') this.token = json.token;
     return { status: response.statusCode, body: json };
+  }
+
+  /** The same browser (its cookies) talking to another worker. */
+  on(shop: { app: FastifyInstance; url: string }): Visitor {
+    const other = new Visitor(shop);
+    for (const [name, value] of this.cookies) other.cookies.set(name, value);
+    return other;
   }
 
   /** Carries an existing session's cookie (a customer signed in elsewhere). */

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const packagesDir = resolve(import.meta.dirname, '../../..');
 /** Every public package, in layer order (a package's tarball installs with the ones before it). */
-const PUBLIC = ['model', 'serializer', 'state', 'auth', 'solid'] as const;
+const PUBLIC = ['model', 'serializer', 'state', 'auth', 'solid', 'cli'] as const;
 const work = mkdtempSync(join(tmpdir(), 'strata-pack-'));
 const run = (command: string, args: string[], cwd: string) =>
   execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 280_000 });
@@ -51,12 +51,14 @@ describe('the published packages', () => {
       const output = run('node', ['example.mjs'], app);
       expect(output).toContain("name: 'Sencha', price: '12.50', stock: 2");
       expect(output).not.toContain('Matcha');
-      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client', '@strata/state/server', '@strata/state/client', '@strata/auth', '@strata/auth/client', '@strata/solid', '@strata/solid/server'];
+      const entries = ['@strata/model', '@strata/model/migrations', '@strata/serializer', '@strata/serializer/client', '@strata/state/server', '@strata/state/client', '@strata/auth', '@strata/auth/client', '@strata/solid', '@strata/solid/server', '@strata/cli'];
       const probe = `for (const name of ${JSON.stringify(entries)}) console.log(name, Object.keys(await import(name)).length > 0);`;
       writeFileSync(join(app, 'entries.mjs'), probe);
       expect(run('node', ['entries.mjs'], app).trim().split('\n')).toEqual(entries.map((name) => `${name} true`));
       writeFileSync(join(app, 'state.mjs'), STATE_ROUND_TRIP);
       expect(run('node', ['state.mjs'], app).trim()).toBe('count 2 double 4');
+      // The strata command, installed as a user gets it.
+      expect(run(join(app, 'node_modules', '.bin', 'strata'), ['--help'], app)).toMatch(/Usage: strata <command>[\s\S]*check/);
     },
     300_000,
   );

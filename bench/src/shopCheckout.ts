@@ -1,0 +1,136 @@
+/**
+ * Checkout under contention: every customer checks out their one unit of the same product at
+ * once — through the shop over real sockets, and through the raw-SQL baseline in process —
+ * on the same database and data, reset before each round. One at a time too, to tell the cost
+ * of a checkout from what contention adds to it.
+ */
+import type { RunningShop } from './shopApp.js';
+import { rawCheckout } from './shopBaseline.js';
+import { openTab, type ShopTab } from './shopClient.js';
+import { median } from './table.js';
+
+type Outcome = 'bought' | 'refused' | 'failed';
+
+/** A way of checking out: what to do before a round, and customer `i`'s checkout. */
+interface Variant {
+  name: string;
+  prepare(): Promise<void>;
+  checkout(i: number): Promise<Outcome>;
+}
+
+/** One concurrent round's outcome, audited in the database. */
+export interface Round {
+  ms: number;
+  bought: number;
+  refused: number;
+  /** Errors other than "out of stock" (should be none). */
+  failed: number;
+  orders: number;
+  finalStock: number;
+  oversold: number;
+}
+
+/** A variant's concurrent rounds, and its median time per purchase one at a time. */
+export interface CheckoutResult {
+  variant: string;
+  rounds: Round[];
+  medianMs: number;
+  sequentialMs: number;
+}
+
+const WARMUP_ROUNDS = 2;
+const now = () => process.hrtime.bigint();
+const msSince = (start: bigint) => Number(now() - start) / 1e6;
+/** Lets the live refreshes a reset caused settle, so they are not timed with the next round. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+/** What the database says after a round: orders, the product's stock, units sold past the stock. */
+async function audit(shop: RunningShop): Promise<Pick<Round, 'orders' | 'finalStock' | 'oversold'>> {
+  const { Order, OrderLine, Product } = shop.models;
+  const orders = await Order.objects.count();
+  const lines = await OrderLine.objects.filter({ productId: shop.productId });
+  const sold = lines.reduce((sum, line) => sum + line.quantity, 0);
+  const finalStock = (await Product.objects.get({ id: shop.productId })).stock;
+  return { orders, finalStock, oversold: Math.max(0, sold - shop.stock, -finalStock) };
+}
+
+/** Every customer at once. */
+async function concurrentRound(shop: RunningShop, variant: Variant): Promise<Round> {
+  await variant.prepare();
+  const start = now();
+  const outcomes = await Promise.all(shop.customers.map((_, i) => variant.checkout(i)));
+  const ms = msSince(start);
+  const count = (outcome: Outcome) => outcomes.filter((o) => o === outcome).length;
+  return { ms, bought: count('bought'), refused: count('refused'), failed: count('failed'), ...(await audit(shop)) };
+}
+
+/** The first `stock` customers one after another (each buys): the median time of one purchase. */
+async function sequentialRound(shop: RunningShop, variant: Variant): Promise<number> {
+  await variant.prepare();
+  const samples: number[] = [];
+  for (let i = 0; i < shop.stock; i++) {
+    const start = now();
+    await variant.checkout(i);
+    samples.push(msSince(start));
+  }
+  return median(samples);
+}
+
+function strataVariant(shop: RunningShop, name: string, tabs: ShopTab[], showCart: boolean): Variant {
+  return {
+    name,
+    async prepare() {
+      await shop.reset();
+      if (showCart) await Promise.all(tabs.map((tab) => tab.call('cart', 'load')));
+      await settle();
+    },
+    async checkout(i) {
+      const { error } = await tabs[i]!.call('cart', 'checkout');
+      return !error ? 'bought' : error.code === 'SHOP_OUT_OF_STOCK' ? 'refused' : 'failed';
+    },
+  };
+}
+
+async function baselineVariant(shop: RunningShop): Promise<Variant> {
+  const product = await shop.models.Product.objects.get({ id: shop.productId });
+  const checkout = rawCheckout(shop.models, { id: product.id, name: product.name, price: product.price });
+  return {
+    name: 'baseline: raw-SQL transaction in process',
+    async prepare() {
+      await shop.reset();
+      await settle();
+    },
+    checkout: (i) => checkout(shop.customers[i]!).then((bought) => (bought ? 'bought' : 'refused'), () => 'failed'),
+  };
+}
+
+/**
+ * `rounds` concurrent rounds of the shop with tabs that joined the cart without loading it
+ * (the shop's concurrency test), then of the shop with every customer on a page showing their
+ * cart (every sale refreshes the others' live stock), each round followed by a baseline round
+ * so drift hits both alike; after untimed warm-up rounds.
+ */
+export async function benchCheckout(shop: RunningShop, rounds: number): Promise<CheckoutResult[]> {
+  const joinedTabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, ['cart'])));
+  const showingTabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, ['auth', 'cart'])));
+  const joined = strataVariant(shop, 'strata: checkout over sockets (tabs joined to the cart)', joinedTabs, false);
+  const showing = strataVariant(shop, 'strata: checkout over sockets (cart shown, live stock)', showingTabs, true);
+  const baseline = await baselineVariant(shop);
+  const results = new Map<Variant, Round[]>([joined, showing, baseline].map((v) => [v, []]));
+  const sequential = new Map<Variant, number>();
+  try {
+    for (let i = 0; i < WARMUP_ROUNDS; i++) for (const variant of [joined, baseline]) await concurrentRound(shop, variant);
+    // The cart-showing rounds come last: a tab showing its cart refreshes on every stock change.
+    for (const variant of [joined, showing]) {
+      for (let round = 0; round < rounds; round++) {
+        results.get(variant)!.push(await concurrentRound(shop, variant));
+        results.get(baseline)!.push(await concurrentRound(shop, baseline));
+      }
+      sequential.set(variant, await sequentialRound(shop, variant));
+    }
+    sequential.set(baseline, await sequentialRound(shop, baseline));
+  } finally {
+    for (const tab of [...joinedTabs, ...showingTabs]) tab.close();
+  }
+  return [...results].map(([variant, list]) => ({ variant: variant.name, rounds: list, medianMs: median(list.map((r) => r.ms)), sequentialMs: sequential.get(variant)! }));
+}
