@@ -13,6 +13,7 @@ describe('@strata/state/server exports', () => {
         "StateError",
         "applyPatch",
         "assertClientValue",
+        "auditHandlers",
         "createMemoryStateManager",
         "createRedisStateManager",
         "defineModelState",
