@@ -1,9 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CliError, defineApp } from '@strata/cli';
 import { devPages, registerPages } from './pages.js';
 import { seed } from './seed.js';
 import { createShop, models, shopStates } from './server.js';
+
+/**
+ * Reset e-mails as files in a mail drop folder (one message per file) for the host's mailer to
+ * send: how the shop delivers them in production (SHOP_OUTBOX_DIR). In development, without
+ * it, the auth layer prints the link to the log.
+ */
+function outbox(dir: string) {
+  return async (message: { email: string; link: string; userId: number }) => {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const body = `To: ${message.email}\nSubject: Reset your password\n\nOpen this link to choose a new password (it works once, for an hour):\n${message.link}\n`;
+    await writeFile(join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}.eml`), body, { mode: 0o600 });
+  };
+}
 
 const at = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const clientDir = at('./client');
@@ -28,6 +44,9 @@ export default defineApp({
       redisUrl: settings.redisUrl,
       production: settings.env === 'production',
       logger: settings.debug,
+      allowedHosts: settings.allowedHosts,
+      allowedOrigins: settings.allowedOrigins,
+      ...(process.env.SHOP_OUTBOX_DIR ? { sendPasswordReset: outbox(process.env.SHOP_OUTBOX_DIR) } : {}),
     });
     if (dev) devPages(app, dev.vite as Parameters<typeof devPages>[1]);
     else {

@@ -13,6 +13,10 @@ export interface ShopOptions {
   secret: string;
   siteOrigin: string;
   redisUrl?: string | undefined;
+  /** Host names the server answers (`Host` header, port aside); others get 400. Default: any. */
+  allowedHosts?: readonly string[];
+  /** Origins whose pages may open the socket. Default: the server's own origin. */
+  allowedOrigins?: readonly string[];
   /** Key prefix in Redis (default `strata:`): tabs, sessions and throttling of this shop. */
   redisPrefix?: string;
   production?: boolean;
@@ -28,6 +32,13 @@ export interface ShopOptions {
 export async function createShop(options: ShopOptions): Promise<FastifyInstance> {
   const app = fastify({ logger: options.logger ?? false, trustProxy: false });
   const prefix = options.redisPrefix ?? 'strata:';
+  const hosts = options.allowedHosts && new Set(options.allowedHosts.map((host) => host.toLowerCase()));
+  if (hosts) {
+    // Like Django's ALLOWED_HOSTS: a request for another host (DNS rebinding, a poisoned Host) is refused.
+    app.addHook('onRequest', async (request, reply) => {
+      if (!hosts.has(request.hostname.toLowerCase())) return reply.code(400).send({ error: { code: 'SHOP_BAD_HOST', message: 'This host is not served here.' } });
+    });
+  }
   const auth = createAuth({
     secret: options.secret,
     siteOrigin: options.siteOrigin,
@@ -46,6 +57,7 @@ export async function createShop(options: ShopOptions): Promise<FastifyInstance>
     secret: options.secret,
     production: options.production ?? false,
     middleware: [auth.middleware],
+    ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
     bindToken: auth.bindToken,
     ...(options.redisUrl ? { manager: createRedisStateManager({ redis: options.redisUrl, prefix: `${prefix}tab:` }) as never } : {}),
   });
