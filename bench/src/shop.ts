@@ -31,6 +31,8 @@ async function benchDatabase(database: BenchDatabase): Promise<DatabaseResult & 
   try {
     const checkout = await benchCheckout(shop, ROUNDS);
     await shop.reset();
+    // The checkout's closed tabs hold their carts for the reconnect grace: let the reset's live refreshes finish.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const { timings, html } = await benchCatalogPage(shop);
     return { label: database.label, checkout, pages: timings, scripts: catalogScripts(html, shop.clientDir) };
   } finally {

@@ -3,8 +3,12 @@
  * benchmark database: the catalog, N customers signed in (sessions made directly, as the shop's
  * tests do: N sign-ins would time argon2), each with a cart of one unit of the contended product.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { Session, User } from '@strata/auth';
 import { close, setup } from '@strata/model';
 import { createSchema } from '@strata/model/migrations';
@@ -58,8 +62,21 @@ export interface RunningShop {
 
 const SESSION_COOKIE = 'strata_session';
 
+/**
+ * Builds the shop's pages (`strata build`: dist/client and dist/server) when they are missing:
+ * `npm run bench` builds the shop's server code, not its pages.
+ */
+function ensurePagesBuilt(): void {
+  const shopDir = dirname(createRequire(import.meta.url).resolve('@strata/example-shop/package.json'));
+  const built = ['dist/app.js', 'dist/server/entry-server.js', 'dist/client/.vite/manifest.json'].every((file) => existsSync(join(shopDir, file)));
+  if (built || !existsSync(join(shopDir, 'dist/app.js'))) return;
+  console.log('(building the shop\'s pages: strata build in apps/shop)');
+  execFileSync(join(shopDir, 'node_modules', '.bin', 'strata'), ['build'], { cwd: shopDir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** The built app definition; says how to build it when it is missing. */
 async function loadShopApp(): Promise<ShopApp> {
+  ensurePagesBuilt();
   try {
     return ((await import('@strata/example-shop/dist/app.js' as string)) as { default: ShopApp }).default;
   } catch (error) {
@@ -124,7 +141,8 @@ export async function startShop(database: BenchDatabase, options: { customers: n
   await createSchema();
   const productId = await seedCatalog(models, options.stock);
   const customers = await seedCustomers(models, options.customers, productId);
-  const settings = { env: 'test', secretKey: 'shop-bench-secret-shop-bench-secret-0123', siteOrigin: 'https://shop.example', redisUrl: undefined, debug: false };
+  // What `strata start` passes, minus what the bench cannot know before listening (the port, so the socket's origin: the default, the app's own).
+  const settings = { env: 'test', secretKey: 'shop-bench-secret-shop-bench-secret-0123', siteOrigin: 'https://shop.example', redisUrl: undefined, debug: false, allowedHosts: ['127.0.0.1', 'localhost'] };
   const app = (await shopApp.server(settings, {})) as FastifyInstance;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { Product, CartLine, Order, OrderLine } = models;

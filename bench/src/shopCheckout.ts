@@ -104,30 +104,18 @@ async function baselineVariant(shop: RunningShop): Promise<Variant> {
   };
 }
 
-/** Each customer's tab joined to `states`, held open while `fn` runs. */
-async function withTabs<T>(shop: RunningShop, states: string[], fn: (tabs: ShopTab[]) => Promise<T>): Promise<T> {
-  const tabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, states)));
-  try {
-    return await fn(tabs);
-  } finally {
-    for (const tab of tabs) tab.close();
-    await settle();
-  }
-}
-
 /**
- * `rounds` concurrent rounds of the shop with tabs that joined the cart without loading it
- * (the shop's concurrency test), then of the shop with every customer on a page showing their
- * cart (every sale refreshes the others' live stock), each round followed by a baseline round
- * so drift hits both alike; after untimed warm-up rounds. Each shop variant has its own
- * `CUSTOMERS` tabs, the only ones open while it runs (every open tab holding the cart reacts
- * to stock changes).
+ * `rounds` concurrent rounds of the shop with tabs that hold the cart without having loaded it
+ * (the shop's concurrency test), then — the same tabs, after `cart.load` — with every customer
+ * on a page showing their cart (each sale refreshes the others' live stock); each round followed
+ * by a baseline round so drift hits both alike, after untimed warm-up rounds. One tab per
+ * customer, the same tabs throughout: a closed tab keeps its states for the reconnect grace,
+ * and would still react to stock changes.
  */
 export async function benchCheckout(shop: RunningShop, rounds: number): Promise<CheckoutResult[]> {
   const baseline = await baselineVariant(shop);
   const baselineRounds: Round[] = [];
-  const measure = async (variant: Variant, warmup: number) => {
-    for (let i = 0; i < warmup; i++) for (const v of [variant, baseline]) await concurrentRound(shop, v);
+  const measure = async (variant: Variant) => {
     const list: Round[] = [];
     for (let round = 0; round < rounds; round++) {
       list.push(await concurrentRound(shop, variant));
@@ -135,8 +123,16 @@ export async function benchCheckout(shop: RunningShop, rounds: number): Promise<
     }
     return { variant: variant.name, rounds: list, medianMs: median(list.map((r) => r.ms)), sequentialMs: await sequentialRound(shop, variant) };
   };
-  const joined = await withTabs(shop, ['cart'], (tabs) => measure(strataVariant(shop, 'strata: checkout over sockets (tabs joined to the cart)', tabs, false), WARMUP_ROUNDS));
-  const showing = await withTabs(shop, ['auth', 'cart'], (tabs) => measure(strataVariant(shop, 'strata: checkout over sockets (cart shown, live stock)', tabs, true), 1));
-  const sequentialMs = await sequentialRound(shop, baseline);
-  return [joined, showing, { variant: baseline.name, rounds: baselineRounds, medianMs: median(baselineRounds.map((r) => r.ms)), sequentialMs }];
+  const tabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, ['auth', 'cart'])));
+  try {
+    const joined = strataVariant(shop, 'strata: checkout over sockets (tabs joined to the cart)', tabs, false);
+    for (let i = 0; i < WARMUP_ROUNDS; i++) for (const variant of [joined, baseline]) await concurrentRound(shop, variant);
+    const results = [await measure(joined)];
+    // Loaded once, the carts stay shown: these rounds come last.
+    results.push(await measure(strataVariant(shop, 'strata: checkout over sockets (cart shown, live stock)', tabs, true)));
+    const sequentialMs = await sequentialRound(shop, baseline);
+    return [...results, { variant: baseline.name, rounds: baselineRounds, medianMs: median(baselineRounds.map((r) => r.ms)), sequentialMs }];
+  } finally {
+    for (const tab of tabs) tab.close();
+  }
 }
