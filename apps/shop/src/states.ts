@@ -105,9 +105,9 @@ export const CartState = defineState('cart', {
   vars: () => ({ lines: [] as Line[], total: '0.00', count: 0 }),
   live: {
     models: [Product],
-    onChange: async (s, _changes, ctx) => {
-      if (s.lines.length) await refresh(s, ctx);
-    },
+    // Only carts holding a changed product reload (their stock and prices).
+    filter: (s, change) => s.lines.some((line) => change.pks.includes(line.id)),
+    onChange: (s, _changes, ctx) => refresh(s, ctx),
   },
   handlers: (h) => ({
     load: h.event({ public: true, run: (s, _args, ctx) => refresh(s, ctx) }),
@@ -164,7 +164,10 @@ export const CartState = defineState('cart', {
           await CartLine.objects.filter({ cartId: cart.id }).delete();
           return created;
         });
-        await refresh(s, ctx);
+        // Bought: the cart is empty now, no need to read it again.
+        s.lines = [];
+        s.total = '0.00';
+        s.count = 0;
         ctx.toast(`Order ${order.id} placed.`, 'success');
         return { orderId: order.id };
       },
@@ -190,9 +193,8 @@ export const ProductPage = defineState('product', {
   backend: () => ({ id: 0 }),
   live: {
     models: [Product],
-    onChange: async (s, changes, ctx) => {
-      if (s.id && changes.some((change) => change.pks.includes(s.id))) await show(s, s.id);
-    },
+    filter: (s, change) => s.id !== 0 && change.pks.includes(s.id),
+    onChange: (s) => show(s, s.id),
   },
   handlers: (h) => ({
     load: h.event({ public: true, args: v.object({ id: productId }), run: (s, { id }) => show(s, id) }),

@@ -77,6 +77,12 @@ export interface ModelChange {
 export interface LiveOptions<TSelf> {
   /** Models whose committed changes concern this state. */
   models: readonly { readonly name: string }[];
+  /**
+   * Whether a tab's state cares about `change` (synchronous, reads only `self`): when false no
+   * job is queued for that tab. E.g. a cart: `(s, change) => s.lines.some((l) => change.pks.includes(l.id))`.
+   * Default: every change concerns every tab holding the state.
+   */
+  filter?(self: TSelf, change: ModelChange): boolean;
   onChange(self: TSelf, changes: readonly ModelChange[], ctx: HandlerContext): void | Promise<void>;
 }
 

@@ -332,7 +332,10 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     // scope), so the page is loaded again — through this tab's own queryset and serializer, so
     // a tab never gets a row or field it may not see; the keyed diff sends only what changed.
     backend: () => ({ hasLoaded: false }),
-    live: options.live === false ? undefined : { models: [options.model], onChange: async (s, _changes, ctx) => (s.hasLoaded ? reload(s, ctx) : undefined) },
+    live:
+      options.live === false
+        ? undefined
+        : { models: [options.model], filter: (s) => s.hasLoaded, onChange: async (s, _changes, ctx) => (s.hasLoaded ? reload(s, ctx) : undefined) },
     handlers: (h) => ({
       load: h.event({ ...actions.load!, ...audit('load'), args: v.optional(listArgs), run: (s, args, ctx) => actions.load!.run(s, args as never, ctx) as Promise<void> }),
       startEdit: h.event({ ...actions.startEdit!, ...audit('startEdit'), args: idArgs, run: (s, args, ctx) => actions.startEdit!.run(s, args as never, ctx) as Promise<void> }),

@@ -1,6 +1,7 @@
 import { atomic } from '@strata/model';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Middleware, Patch, ServerFrame } from '../server.js';
+import * as v from 'valibot';
+import { defineState, type Middleware, type Patch, type ServerFrame } from '../server.js';
 import { Category, Product, Products, user } from './modelStateFixtures.js';
 import { databases } from './modelStateDb.js';
 import { call, connect, type RawClient, startServer, type TestServer } from './serverHelpers.js';
@@ -117,5 +118,29 @@ describe.each(databases)('live updates on $name', (db) => {
     await Promise.all(tabs.map((tab) => tab.next((f) => f.t === 'patch')));
     expect(most).toBe(2);
     for (const tab of tabs) expect(text(tab)).toContain('13.00');
+  });
+
+  it('queues no job for a tab whose state’s filter says the change does not concern it', async () => {
+    const runs: number[] = [];
+    const Watch = defineState('watch', {
+      vars: () => ({ id: 0 }),
+      live: {
+        models: [Product],
+        filter: (s, change) => change.pks.includes(s.id),
+        onChange: (s) => void runs.push(s.id),
+      },
+      handlers: (h) => ({ watch: h.event({ args: v.object({ id: v.number() }), run: (s, { id }) => void (s.id = id) }) }),
+    });
+    server = await startServer([Watch], { middleware: [user] });
+    const [sencha, hojicha] = [await Product.objects.get({ name: 'Sencha' }), await Product.objects.get({ name: 'Hojicha' })];
+    const [a, b] = [await connect(server.wsUrl, { origin: server.origin }), await connect(server.wsUrl, { origin: server.origin })];
+    for (const [client, id] of [[a, sencha.id], [b, hojicha.id]] as const) {
+      client.send({ t: 'join', v: 1, token: await server.token(), states: ['watch'] });
+      await client.next((f) => f.t === 'welcome');
+      await call(client, 1, 'watch', 'watch', { id });
+    }
+    await Product.objects.filter({ id: sencha.id }).update({ price: '13.00' });
+    await sleep(100);
+    expect(runs).toEqual([sencha.id]);
   });
 });

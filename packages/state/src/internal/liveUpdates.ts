@@ -64,7 +64,21 @@ export class LiveUpdates {
 
   private deliver(change: ModelChange): void {
     for (const def of this.interested.get(change.model) ?? []) {
-      for (const tab of this.holders.get(def.name) ?? []) this.queue(tab, def, change);
+      const filter = def.definition.live?.filter;
+      for (const tab of this.holders.get(def.name) ?? []) {
+        if (filter && !this.concerns(tab, def, filter, change)) continue;
+        this.queue(tab, def, change);
+      }
+    }
+  }
+
+  /** The state's own filter on its current values; one that throws counts as "concerned" (the job decides). */
+  private concerns(tab: Tab, def: AnyServerStateDef, filter: (self: never, change: ModelChange) => boolean, change: ModelChange): boolean {
+    try {
+      return filter(tab.instance(def).self as never, change);
+    } catch (error) {
+      this.logError(error, { tab: tab.id, state: def.name, handler: '$live.filter' });
+      return true;
     }
   }
 
