@@ -1,12 +1,14 @@
 /**
  * Checkout under contention: every customer checks out their one unit of the same product at
- * once — through the shop over real sockets, and through the raw-SQL baseline in process —
- * on the same database and data, reset before each round. One at a time too, to tell the cost
+ * once — through the shop over real sockets, through the raw-SQL baseline in process, and
+ * through that same transaction behind a plain fastify + @fastify/websocket route (the same
+ * transport, without the shop) — on the same database and data, reset before each round. One at a time too, to tell the cost
  * of a checkout from what contention adds to it.
  */
 import type { RunningShop } from './shopApp.js';
 import { rawCheckout } from './shopBaseline.js';
 import { openTab, type ShopTab } from './shopClient.js';
+import { type SocketBaseline, startSocketBaseline } from './shopSocketBaseline.js';
 import { median } from './table.js';
 
 type Outcome = 'bought' | 'refused' | 'failed';
@@ -36,6 +38,8 @@ export interface CheckoutResult {
   rounds: Round[];
   medianMs: number;
   sequentialMs: number;
+  /** Set on the baselines' results. */
+  baseline?: 'in-process' | 'same-transport';
 }
 
 const WARMUP_ROUNDS = 2;
@@ -91,16 +95,20 @@ function strataVariant(shop: RunningShop, name: string, tabs: ShopTab[], showCar
   };
 }
 
-async function baselineVariant(shop: RunningShop): Promise<Variant> {
+/** The raw-SQL transaction for customer `i`'s checkout, as the baselines run it. */
+async function rawCheckoutOf(shop: RunningShop) {
   const product = await shop.models.Product.objects.get({ id: shop.productId });
-  const checkout = rawCheckout(shop.models, { id: product.id, name: product.name, price: product.price });
+  return rawCheckout(shop.models, { id: product.id, name: product.name, price: product.price });
+}
+
+function baselineVariant(shop: RunningShop, name: string, checkout: (i: number) => Promise<boolean>): Variant {
   return {
-    name: 'baseline: raw-SQL transaction in process',
+    name,
     async prepare() {
       await shop.reset();
       await settle();
     },
-    checkout: (i) => checkout(shop.customers[i]!).then((bought) => (bought ? 'bought' : 'refused'), () => 'failed'),
+    checkout: (i) => checkout(i).then((bought) => (bought ? 'bought' : 'refused'), () => 'failed'),
   };
 }
 
@@ -108,31 +116,42 @@ async function baselineVariant(shop: RunningShop): Promise<Variant> {
  * `rounds` concurrent rounds of the shop with tabs that hold the cart without having loaded it
  * (the shop's concurrency test), then — the same tabs, after `cart.load` — with every customer
  * on a page showing their cart (each sale refreshes the others' live stock); each round followed
- * by a baseline round so drift hits both alike, after untimed warm-up rounds. One tab per
+ * by a round of each baseline so drift hits all alike, after untimed warm-up rounds. One tab per
  * customer, the same tabs throughout: a closed tab keeps its states for the reconnect grace,
- * and would still react to stock changes.
+ * and would still react to stock changes. Returns the shop variants, then the same-transport
+ * baseline, then the in-process baseline.
  */
 export async function benchCheckout(shop: RunningShop, rounds: number): Promise<CheckoutResult[]> {
-  const baseline = await baselineVariant(shop);
+  const raw = await rawCheckoutOf(shop);
+  const inProcess = baselineVariant(shop, 'baseline: raw-SQL transaction in process', (i) => raw(shop.customers[i]!));
   const baselineRounds: Round[] = [];
-  const measure = async (variant: Variant) => {
-    const list: Round[] = [];
-    for (let round = 0; round < rounds; round++) {
-      list.push(await concurrentRound(shop, variant));
-      baselineRounds.push(await concurrentRound(shop, baseline));
-    }
-    return { variant: variant.name, rounds: list, medianMs: median(list.map((r) => r.ms)), sequentialMs: await sequentialRound(shop, variant) };
-  };
-  const tabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, ['auth', 'cart'])));
+  const transportRounds: Round[] = [];
+  let server: SocketBaseline | undefined;
+  let tabs: ShopTab[] = [];
   try {
+    server = await startSocketBaseline(shop.customers, raw);
+    const transport = baselineVariant(shop, 'baseline: raw fastify + @fastify/websocket + the same SQL', server.checkout);
+    const measure = async (variant: Variant) => {
+      const list: Round[] = [];
+      for (let round = 0; round < rounds; round++) {
+        list.push(await concurrentRound(shop, variant));
+        transportRounds.push(await concurrentRound(shop, transport));
+        baselineRounds.push(await concurrentRound(shop, inProcess));
+      }
+      return { variant: variant.name, rounds: list, medianMs: median(list.map((r) => r.ms)), sequentialMs: await sequentialRound(shop, variant) };
+    };
+    tabs = await Promise.all(shop.customers.map((c) => openTab(shop.app, shop.origin, c.cookie, ['auth', 'cart'])));
     const joined = strataVariant(shop, 'strata: checkout over sockets (tabs joined to the cart)', tabs, false);
-    for (let i = 0; i < WARMUP_ROUNDS; i++) for (const variant of [joined, baseline]) await concurrentRound(shop, variant);
-    const results = [await measure(joined)];
+    for (let i = 0; i < WARMUP_ROUNDS; i++) for (const variant of [joined, transport, inProcess]) await concurrentRound(shop, variant);
+    const results: CheckoutResult[] = [await measure(joined)];
     // Loaded once, the carts stay shown: these rounds come last.
     results.push(await measure(strataVariant(shop, 'strata: checkout over sockets (cart shown, live stock)', tabs, true)));
-    const sequentialMs = await sequentialRound(shop, baseline);
-    return [...results, { variant: baseline.name, rounds: baselineRounds, medianMs: median(baselineRounds.map((r) => r.ms)), sequentialMs }];
+    const baselineResult = (variant: Variant, list: Round[], sequentialMs: number, baseline: 'in-process' | 'same-transport'): CheckoutResult => ({ variant: variant.name, rounds: list, medianMs: median(list.map((r) => r.ms)), sequentialMs, baseline });
+    results.push(baselineResult(transport, transportRounds, await sequentialRound(shop, transport), 'same-transport'));
+    results.push(baselineResult(inProcess, baselineRounds, await sequentialRound(shop, inProcess), 'in-process'));
+    return results;
   } finally {
     for (const tab of tabs) tab.close();
+    await server?.close();
   }
 }
