@@ -103,8 +103,8 @@ export interface ViteDevServer {
   close(): Promise<void>;
 }
 
-/** The URL prefixes only Vite's dev server answers: its client, resolved ids, files and dependencies. */
-const VITE_PREFIXES = ['/@vite/*', '/@id/*', '/@fs/*', '/@react-refresh', '/node_modules/*', '/src/*'];
+/** URLs only Vite's dev server answers: its own (`/@vite/client`, `/@fs/…`, `/@id/…`, `/@solid-refresh`), dependencies, and module files (`/App.tsx`, `/src/x.ts`, `/style.css`). */
+const VITE_URL = /^\/(?:@|node_modules\/)|\.[a-z0-9]+$/i;
 
 /**
  * Development: Vite serves the browser modules (with HMR on its own socket) inside the app's
@@ -117,15 +117,16 @@ const VITE_PREFIXES = ['/@vite/*', '/@id/*', '/@fs/*', '/@react-refresh', '/node
  * const { render } = await dev.load('/src/entry-server.tsx');
  */
 export function mountViteDev(app: FastifyInstance, vite: ViteDevServer): { load(entry: string): Promise<Record<string, unknown>> } {
-  for (const url of VITE_PREFIXES) {
-    app.get(url, (request, reply) => {
-      reply.hijack();
-      vite.middlewares(request.raw, reply.raw, (error) => {
-        reply.raw.statusCode = error ? 500 : 404;
-        reply.raw.end(error ? 'Vite failed to serve this module.' : 'Not found');
-      });
+  // Before routing: module URLs (any path with a file extension) are Vite's, whatever the app's routes are.
+  app.addHook('onRequest', (request, reply, done) => {
+    const path = request.url.split('?')[0] ?? '';
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || !VITE_URL.test(path)) return done();
+    reply.hijack();
+    vite.middlewares(request.raw, reply.raw, (error) => {
+      reply.raw.statusCode = error ? 500 : 404;
+      reply.raw.end(error ? 'Vite failed to serve this module.' : 'Not found');
     });
-  }
+  });
   app.addHook('onClose', async () => vite.close());
   return { load: (entry) => vite.ssrLoadModule(entry) };
 }
