@@ -1,5 +1,6 @@
 import { authModels, createAuth, createRedisThrottle, redisSessionStore } from '@strata/auth';
-import { createRedisStateManager, strataState } from '@strata/state/server';
+import { createRedisStateManager, redisFailFastOptions, strataState } from '@strata/state/server';
+import { Redis } from 'ioredis';
 import fastify, { type FastifyInstance } from 'fastify';
 import { shopModels } from './models.js';
 import { shopStates } from './states.js';
@@ -32,6 +33,12 @@ export interface ShopOptions {
 export async function createShop(options: ShopOptions): Promise<FastifyInstance> {
   const app = fastify({ logger: options.logger ?? false, trustProxy: false });
   const prefix = options.redisPrefix ?? 'strata:';
+  // One connection for sessions, throttling and tabs (the state manager adds its subscriber).
+  const redis = options.redisUrl ? new Redis(options.redisUrl, redisFailFastOptions) : undefined;
+  if (redis) {
+    redis.on('error', () => undefined);
+    app.addHook('onClose', async () => void redis.disconnect());
+  }
   const hosts = options.allowedHosts && new Set(options.allowedHosts.map((host) => host.toLowerCase()));
   if (hosts) {
     // Like Django's ALLOWED_HOSTS: a request for another host (DNS rebinding, a poisoned Host) is refused.
@@ -43,10 +50,10 @@ export async function createShop(options: ShopOptions): Promise<FastifyInstance>
     secret: options.secret,
     siteOrigin: options.siteOrigin,
     production: options.production ?? false,
-    ...(options.redisUrl
+    ...(redis
       ? {
-          store: redisSessionStore({ redis: options.redisUrl, prefix: `${prefix}session:` }),
-          throttle: createRedisThrottle({ redis: options.redisUrl, prefix: `${prefix}throttle:` }),
+          store: redisSessionStore({ redis, prefix: `${prefix}session:` }),
+          throttle: createRedisThrottle({ redis, prefix: `${prefix}throttle:` }),
         }
       : {}),
     ...(options.sendPasswordReset ? { sendPasswordReset: options.sendPasswordReset } : {}),
@@ -59,7 +66,7 @@ export async function createShop(options: ShopOptions): Promise<FastifyInstance>
     middleware: [auth.middleware],
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
     bindToken: auth.bindToken,
-    ...(options.redisUrl ? { manager: createRedisStateManager({ redis: options.redisUrl, prefix: `${prefix}tab:` }) as never } : {}),
+    ...(redis ? { manager: createRedisStateManager({ redis, prefix: `${prefix}tab:` }) as never } : {}),
   });
   return app;
 }

@@ -56,10 +56,11 @@ type Line = { id: number; name: string; price: string; quantity: number; stock: 
 
 /** The cart of this session (anonymous) or of the signed-in customer; an anonymous cart merges into theirs at sign-in. */
 async function cartOf(ctx: HandlerContext, create: boolean): Promise<{ id: number } | undefined> {
-  const sessionCart = ctx.session?.get<number>('cartId');
+  const sessionCart = ctx.session?.get<number | null>('cartId');
   if (ctx.user) {
     let mine = await Cart.objects.filter({ ownerId: ctx.user.id }).first();
-    const anonymous = sessionCart !== undefined ? await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first() : undefined;
+    // After a merge the session's cartId is null: no lookup on later events.
+    const anonymous = sessionCart != null ? await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first() : undefined;
     if (anonymous) {
       await atomic(async () => {
         mine ??= await Cart.objects.create({ ownerId: ctx.user!.id });

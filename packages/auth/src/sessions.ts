@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { redisFailFastOptions } from '@strata/state/server';
 import { Redis } from 'ioredis';
 import { Session } from './models.js';
 
@@ -77,15 +78,13 @@ export function databaseSessionStore(): SessionStore {
   };
 }
 
-/** ioredis options that fail a command within a second while Redis is down (not after ~73 s). */
-const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2000) };
 
 /**
  * Sessions in Redis: one key per session (expiring with it) and a set of keys per user, so a
  * password change or deactivation ends every session of that user on every worker.
  */
 export function redisSessionStore(options: { redis: string | Redis; prefix?: string }): SessionStore {
-  const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
+  const redis = typeof options.redis === 'string' ? new Redis(options.redis, redisFailFastOptions) : options.redis;
   redis.on('error', () => undefined);
   const owns = typeof options.redis === 'string';
   const prefix = options.prefix ?? 'strata:session:';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { StrataError } from '@strata/model';
-import { Redis, type RedisOptions } from 'ioredis';
+import { redisFailFastOptions } from '@strata/state/server';
+import { Redis } from 'ioredis';
 
 /** The answer of {@link Throttle.hit}: go ahead, or wait `retryAfterMs` before the next attempt. */
 export type ThrottleResult = { ok: true } | { ok: false; retryAfterMs: number };
@@ -183,13 +184,6 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
-/** ioredis options that fail a command at once while Redis is down (instead of after ~73 s), and keep reconnecting. */
-const failFast = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
-  connectTimeout: 1_000,
-} satisfies RedisOptions;
 
 /**
  * A throttle whose counters live in Redis, shared by every worker: one EVAL per hit, counted
@@ -208,7 +202,7 @@ export function createRedisThrottle(options: RedisThrottleOptions): Throttle {
   const prefix = options.prefix ?? 'strata:throttle:';
   if (typeof prefix !== 'string') throw definitionError('createRedisThrottle: prefix must be a string.');
   const owns = typeof options.redis === 'string';
-  const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
+  const redis = typeof options.redis === 'string' ? new Redis(options.redis, redisFailFastOptions) : options.redis;
   // Without a listener ioredis prints every failed reconnect; failures reach callers as rejections.
   if (owns) redis.on('error', () => undefined);
   const connecting = firstConnection(redis);

@@ -24,7 +24,7 @@ export type { ModelAction, ModelActionBuilder, ModelStateAction, ModelStateOptio
 export { strataState } from './plugin.js';
 export type { StrataStateOptions, StrataStateServer } from './plugin.js';
 export { createMemoryStateManager } from './stateManager.js';
-export { createRedisStateManager } from './redisStateManager.js';
+export { createRedisStateManager, failFast as redisFailFastOptions } from './redisStateManager.js';
 export type { RedisStateManagerOptions, StoredTab } from './redisStateManager.js';
 export type { ChangeBus, ManagedTab, MemoryStateManagerOptions, Signal, SignalBus, StateManager } from './stateManager.js';
 export { EventError, StateError, stateErrorCodes } from './errors.js';

@@ -19,6 +19,7 @@ describe('@strata/state/server exports', () => {
         "defineModelState",
         "defineState",
         "diff",
+        "redisFailFastOptions",
         "stateErrorCodes",
         "strataState",
       ]
