@@ -26,7 +26,6 @@ interface PageAssets {
   styles: readonly string[];
 }
 
-const SESSION_COOKIE = 'strata_session';
 /** Where the socket is (the state runtime's default path). */
 const SOCKET_PATH = '/strata/ws';
 /** Load refusals after which the page still renders, without its data (it shows "not found"), with this status. */
@@ -89,7 +88,7 @@ async function servePage(
   const match = matchRoute(routes as unknown as readonly Route[], url) as (ReturnType<typeof matchRoute> & { route: PageRoute }) | undefined;
   const user = request.user;
   if (match?.route.signedIn && !user) return reply.redirect(loginUrl(url), 302);
-  await ensureSession(app, request, reply);
+  await app.ensureSession(request, reply);
   const calls = match?.route.load?.(match.params, match.query) ?? [];
   let status: number | undefined;
   let tab: { token: string; states: Record<string, JsonValue> };
@@ -127,27 +126,6 @@ function prepare(app: FastifyInstance, request: FastifyRequest, pageCalls: reado
   return app.strata.prepareTab(request, { states, calls: all });
 }
 
-/**
- * A page's tab needs a session (an anonymous cart and a sign-in over the socket live in one):
- * a visitor without one gets an anonymous session, as the auth layer's `/auth/csrf` makes it,
- * and the tab is prepared as of that session.
- */
-async function ensureSession(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (request.session) return;
-  const answer = await app.inject({ method: 'GET', url: '/auth/csrf' });
-  const cookie = answer.cookies.find((c) => c.name === SESSION_COOKIE && c.value);
-  if (!cookie) throw new Error('The auth layer gave this page no session: register the auth plugin (createShop does) before the pages.');
-  const { name, value, ...attributes } = cookie as { name: string; value: string; path?: string; maxAge?: number; httpOnly?: boolean; secure?: boolean; sameSite?: string };
-  // Through the cookie plugin: it replaces a clearing of an ended session's cookie by this request's auth hook.
-  (reply as FastifyReply & { setCookie(name: string, value: string, options: object): FastifyReply }).setCookie(name, value, {
-    path: attributes.path ?? '/',
-    httpOnly: attributes.httpOnly ?? true,
-    secure: attributes.secure ?? false,
-    sameSite: attributes.sameSite?.toLowerCase() ?? 'lax',
-    ...(attributes.maxAge === undefined ? {} : { maxAge: attributes.maxAge }),
-  });
-  (request as FastifyRequest & { cookies: Record<string, string | undefined> }).cookies[SESSION_COOKIE] = value;
-}
 
 function loginUrl(next: string): string {
   return `/login?next=${encodeURIComponent(next)}`;

@@ -11,6 +11,10 @@ declare module '@strata/state/server' {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** The request's session; a visitor without one gets an anonymous one (its cookie set on `reply`). */
+    ensureSession(request: FastifyRequest, reply: FastifyReply): Promise<CurrentSession>;
+  }
   interface FastifyRequest {
     /** The signed-in user of this request (null when anonymous). */
     user: AuthUser | null;

@@ -4,6 +4,7 @@ import { isStrataError } from '@strata/model';
 import type { AuthCore } from './auth.js';
 import { AuthError, authErrorStatus, type AuthErrorCode } from './errors.js';
 import { changePassword, confirmReset, parseFlow, publicUser, register, requestReset } from './flows.js';
+import type { CurrentSession } from './currentUser.js';
 import { User } from './models.js';
 import { sessionKey } from './sessions.js';
 
@@ -70,14 +71,21 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
     });
 
   // A session (and so a CSRF token) for a page with a form; a visitor without one gets an anonymous one.
+  /** The request's session, made (anonymous, cookie set) when it has none: a page with a form or a cart needs one. */
+  const ensureSession = async (request: FastifyRequest, reply: FastifyReply): Promise<CurrentSession> => {
+    if (request.session) return request.session;
+    const value = await core.anonymousSession();
+    setSession(reply, value);
+    request.cookies[core.cookieName] = value;
+    const { session } = await core.users.resolve(value);
+    request.session = session;
+    return session!;
+  };
+  app.decorate('ensureSession', ensureSession);
+
   app.get(`${prefix}/csrf`, async (request, reply) => {
     try {
-      let key = request.session?.key;
-      if (!key) {
-        const value = await core.anonymousSession();
-        setSession(reply, value);
-        key = sessionKey(value)!;
-      }
+      const { key } = await ensureSession(request, reply);
       // With the state runtime, a join token of this session too (a page starting over after a sign-out).
       const token = app.hasDecorator('strata') ? app.strata.issueToken(request, { bind: core.bindingOf(key) }) : undefined;
       return { csrf: core.csrfFor(key), ...(token ? { token } : {}) };
