@@ -18,10 +18,11 @@ export const Product = defineModel('shop.Product', {
   },
 });
 
-/** A cart: a signed-in customer's, or an anonymous session's (its id kept in the session's data). */
+/** A cart: a signed-in customer's (one each), or an anonymous session's (its id kept in the session's data). */
 export const Cart = defineModel('shop.Cart', {
   fields: {
-    owner: f.foreignKey(() => User, { null: true, onDelete: 'cascade', relatedName: 'carts' }),
+    // One cart per customer: two tabs adding at once cannot make a second one.
+    owner: f.oneToOne(() => User, { null: true, onDelete: 'cascade', relatedName: 'cart' }),
   },
 });
 

@@ -1,7 +1,7 @@
 import { AuthError, loginRequired, staffRequired } from '@strata/auth';
-import { atomic, F } from '@strata/model';
+import { atomic, F, type Where } from '@strata/model';
 import { createModelSerializer } from '@strata/serializer';
-import { defineModelState, defineState, EventError, type Guard, type HandlerContext } from '@strata/state/server';
+import { defineModelState, defineState, EventError, type Guard, type HandlerContext, type ModelChange } from '@strata/state/server';
 import * as v from 'valibot';
 import { Cart, CartLine, Category, Order, OrderLine, Product } from './models.js';
 
@@ -54,28 +54,38 @@ export const Orders = defineModelState('orders', {
 
 type Line = { id: number; name: string; price: string; quantity: number; stock: number };
 
-/** The cart of this session (anonymous) or of the signed-in customer; an anonymous cart merges into theirs at sign-in. */
-async function cartOf(ctx: HandlerContext, create: boolean): Promise<{ id: number } | undefined> {
+/**
+ * Merges this session's anonymous cart (its id kept in the session until then) into the
+ * signed-in customer's cart, once: afterwards the session's cartId is null and no lookup runs.
+ */
+async function mergeAnonymousCart(ctx: HandlerContext): Promise<void> {
   const sessionCart = ctx.session?.get<number | null>('cartId');
-  if (ctx.user) {
-    let mine = await Cart.objects.filter({ ownerId: ctx.user.id }).first();
-    // After a merge the session's cartId is null: no lookup on later events.
-    const anonymous = sessionCart != null ? await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first() : undefined;
-    if (anonymous) {
-      await atomic(async () => {
-        mine ??= await Cart.objects.create({ ownerId: ctx.user!.id });
-        for (const line of await CartLine.objects.filter({ cartId: anonymous.id })) {
-          const existing = await CartLine.objects.filter({ cartId: mine.id, productId: line.productId }).first();
-          if (existing) await CartLine.objects.filter({ id: existing.id }).update({ quantity: Math.min(99, existing.quantity + line.quantity) });
-          else await CartLine.objects.create({ cartId: mine.id, productId: line.productId, quantity: line.quantity });
-        }
-        await Cart.objects.filter({ id: anonymous.id }).delete();
-      });
-      await ctx.session!.set('cartId', null);
-    }
-    if (!mine && create) mine = await Cart.objects.create({ ownerId: ctx.user.id });
-    return mine ?? undefined;
+  if (sessionCart == null || !ctx.user) return;
+  const owner = ctx.user.id;
+  const anonymous = await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first();
+  if (anonymous) {
+    await atomic(async () => {
+      const [mine] = await Cart.objects.getOrCreate({ ownerId: owner });
+      for (const line of await CartLine.objects.filter({ cartId: anonymous.id })) {
+        const existing = await CartLine.objects.filter({ cartId: mine.id, productId: line.productId }).first();
+        if (existing) await CartLine.objects.filter({ id: existing.id }).update({ quantity: Math.min(99, existing.quantity + line.quantity) });
+        else await CartLine.objects.create({ cartId: mine.id, productId: line.productId, quantity: line.quantity });
+      }
+      await Cart.objects.filter({ id: anonymous.id }).delete();
+    });
   }
+  await ctx.session!.set('cartId', null);
+}
+
+/** The cart of this session (anonymous) or of the signed-in customer (one each), made when `create` and missing. */
+async function cartOf(ctx: HandlerContext, create: boolean): Promise<{ id: number } | undefined> {
+  if (ctx.user) {
+    await mergeAnonymousCart(ctx);
+    // getOrCreate: two tabs adding at once still make one cart (the owner is unique).
+    if (create) return (await Cart.objects.getOrCreate({ ownerId: ctx.user.id }))[0];
+    return (await Cart.objects.filter({ ownerId: ctx.user.id }).first()) ?? undefined;
+  }
+  const sessionCart = ctx.session?.get<number | null>('cartId');
   if (sessionCart != null) {
     const cart = await Cart.objects.filter({ id: sessionCart, ownerId: { isNull: true } }).first();
     if (cart) return cart;
@@ -87,15 +97,73 @@ async function cartOf(ctx: HandlerContext, create: boolean): Promise<{ id: numbe
   return cart;
 }
 
-async function readLines(cartId: number | undefined): Promise<Line[]> {
-  if (cartId === undefined) return [];
-  const lines = await CartLine.objects.filter({ cartId }).selectRelated('product').orderBy('id');
-  return lines.map((line) => ({ id: line.product.id, name: line.product.name, price: line.product.price, quantity: line.quantity, stock: line.product.stock }));
+/** This visitor's cart lines with their products, in one query; `cartId` is undefined when the cart is empty or missing. */
+async function readCart(ctx: HandlerContext): Promise<{ cartId: number | undefined; lines: Line[] }> {
+  let cart: Where<typeof CartLine>['cart'];
+  if (ctx.user) {
+    await mergeAnonymousCart(ctx);
+    cart = { ownerId: ctx.user.id };
+  } else {
+    const sessionCart = ctx.session?.get<number | null>('cartId');
+    if (sessionCart == null) return { cartId: undefined, lines: [] };
+    cart = { id: sessionCart, ownerId: { isNull: true } };
+  }
+  const rows = await CartLine.objects.filter({ cart }).selectRelated('product').orderBy('id');
+  const lines = rows.map((line) => ({ id: line.product.id, name: line.product.name, price: line.product.price, quantity: line.quantity, stock: line.product.stock }));
+  return { cartId: rows[0]?.cartId, lines };
 }
 
 function totalOf(lines: readonly Line[]): string {
   const cents = lines.reduce((sum, line) => sum + Math.round(Number(line.price) * 100) * line.quantity, 0);
   return (cents / 100).toFixed(2);
+}
+
+type CartVars = { lines: Line[]; total: string; count: number };
+
+function showLines(s: CartVars, lines: Line[]): void {
+  s.lines = lines;
+  s.total = totalOf(lines);
+  s.count = lines.reduce((sum, line) => sum + line.quantity, 0);
+}
+
+async function refresh(s: CartVars, ctx: HandlerContext): Promise<void> {
+  showLines(s, (await readCart(ctx)).lines);
+}
+
+type ProductRow = { id: number; name: string; price: string; stock: number };
+/**
+ * The changed products' rows, read once per committed change for every cart showing one of
+ * them (the change is the same object in every tab's job): a sale shown in 1,000 carts is one
+ * query, not 1,000. Product rows are public, so sharing them between visitors leaks nothing.
+ */
+const changedProducts = new WeakMap<ModelChange, Promise<Map<number, ProductRow>>>();
+function productsOf(change: ModelChange): Promise<Map<number, ProductRow>> {
+  let rows = changedProducts.get(change);
+  if (!rows) {
+    const ids = change.pks.map(Number);
+    rows = Product.objects
+      .filter({ id: { in: ids } })
+      .then((list) => new Map(list.map((row) => [row.id, { id: row.id, name: row.name, price: row.price, stock: row.stock }])));
+    // A failed read is not kept: the next tab tries again.
+    rows.catch(() => changedProducts.delete(change));
+    changedProducts.set(change, rows);
+  }
+  return rows;
+}
+
+/** Applies product changes to the cart's lines: new stock, name and price; a deleted product's line is gone. */
+async function applyProductChanges(s: CartVars, changes: readonly ModelChange[]): Promise<void> {
+  let lines = s.lines;
+  for (const change of changes) {
+    if (!lines.some((line) => change.pks.includes(line.id))) continue;
+    const rows = change.type === 'deleted' ? new Map<number, ProductRow>() : await productsOf(change);
+    lines = lines.flatMap((line) => {
+      if (!change.pks.includes(line.id)) return [line];
+      const row = rows.get(line.id);
+      return row ? [{ ...line, name: row.name, price: row.price, stock: row.stock }] : [];
+    });
+  }
+  if (lines !== s.lines) showLines(s, lines);
 }
 
 const productId = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -108,7 +176,7 @@ export const CartState = defineState('cart', {
     models: [Product],
     // Only carts holding a changed product reload (their stock and prices).
     filter: (s, change) => s.lines.some((line) => change.pks.includes(line.id)),
-    onChange: (s, _changes, ctx) => refresh(s, ctx),
+    onChange: (s, changes) => applyProductChanges(s, changes),
   },
   handlers: (h) => ({
     load: h.event({ public: true, run: (s, _args, ctx) => refresh(s, ctx) }),
@@ -149,10 +217,13 @@ export const CartState = defineState('cart', {
     checkout: h.event({
       guard: loginRequired,
       run: async (s, _args, ctx) => {
-        const cart = await cartOf(ctx, false);
-        const lines = await readLines(cart?.id);
-        if (!cart || lines.length === 0) throw new EventError('SHOP_EMPTY_CART', 'Your cart is empty.');
+        const { cartId, lines } = await readCart(ctx);
+        if (cartId === undefined) throw new EventError('SHOP_EMPTY_CART', 'Your cart is empty.');
         const order = await atomic(async () => {
+          const created = await Order.objects.create({ customerId: ctx.user!.id, total: totalOf(lines) });
+          await OrderLine.objects.bulkCreate(lines.map((line) => ({ orderId: created.id, productId: line.id, name: line.name, price: line.price, quantity: line.quantity })));
+          await CartLine.objects.filter({ cartId }).delete();
+          // Stock last: a product's row stays locked until the commit, so other checkouts of it wait the least.
           for (const line of lines) {
             const sold = await Product.objects.filter({ id: line.id, stock: { gte: line.quantity } }).update({ stock: F('stock').minus(line.quantity) });
             if (sold === 0) {
@@ -160,15 +231,10 @@ export const CartState = defineState('cart', {
               throw outOfStock(line.name, now?.stock ?? 0);
             }
           }
-          const created = await Order.objects.create({ customerId: ctx.user!.id, total: totalOf(lines) });
-          await OrderLine.objects.bulkCreate(lines.map((line) => ({ orderId: created.id, productId: line.id, name: line.name, price: line.price, quantity: line.quantity })));
-          await CartLine.objects.filter({ cartId: cart.id }).delete();
           return created;
         });
         // Bought: the cart is empty now, no need to read it again.
-        s.lines = [];
-        s.total = '0.00';
-        s.count = 0;
+        showLines(s, []);
         ctx.toast(`Order ${order.id} placed.`, 'success');
         return { orderId: order.id };
       },
@@ -179,13 +245,6 @@ export const CartState = defineState('cart', {
 function outOfStock(name: string, left: number): EventError {
   const message = left === 0 ? `${name} is sold out.` : `Only ${left} left of ${name}.`;
   return new EventError('SHOP_OUT_OF_STOCK', message, { fields: { quantity: [message] } });
-}
-
-async function refresh(s: { lines: Line[]; total: string; count: number }, ctx: HandlerContext): Promise<void> {
-  const cart = await cartOf(ctx, false);
-  s.lines = await readLines(cart?.id);
-  s.total = totalOf(s.lines);
-  s.count = s.lines.reduce((sum, line) => sum + line.quantity, 0);
 }
 
 /** One product's page: its details and live stock. */

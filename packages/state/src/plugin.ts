@@ -74,7 +74,8 @@ export interface StrataStateServer {
   onBroadcast(topic: string, listener: (payload: unknown) => void): () => void;
   /**
    * Ends, on this worker, every tab whose socket's upgrade `match`es (e.g. of a session that
-   * ended): the tab is forgotten and its socket closed with `signedOut` (4403). Returns how many.
+   * ended): the tab is forgotten and its socket closed with `signedOut` (4403); an event it
+   * was running still answers first (within a second), none queued behind it runs. Returns how many.
    */
   endTabs(match: (info: ConnectionInfo) => boolean, reason?: string): number;
   /** Hears every committed model change of every worker (local ones too); returns the unsubscribe function. */

@@ -89,6 +89,47 @@ describe.each(databases)('the shop on $name', (db) => {
     expect(JSON.stringify(patch)).toContain('"value":2');
   });
 
+  it('keeps one cart per customer when two tabs add at once, and checks out both lines', async () => {
+    const frank = new Visitor(shop);
+    await frank.register('frank@example.com');
+    const left = await frank.tab();
+    await frank.open(); // a second page: its own join token
+    const right = await frank.tab();
+    const matcha = await Product.objects.get({ name: 'Matcha' });
+    const added = await Promise.all([left.call('cart', 'add', { productId: sencha.id }), right.call('cart', 'add', { productId: matcha.id })]);
+    expect(added.map((answer) => answer.error)).toEqual([undefined, undefined]);
+    const user = await User.objects.get({ email: 'frank@example.com' });
+    expect(await Cart.objects.filter({ ownerId: user.id }).count()).toBe(1);
+    await left.call('cart', 'load');
+    expect(await left.state('cart')).toMatchObject({ count: 2, total: '32.50' });
+    expect((await left.call('cart', 'checkout')).value).toEqual({ orderId: expect.any(Number) });
+    expect(await OrderLine.objects.filter({ order: { customerId: user.id } }).count()).toBe(2);
+    expect(await CartLine.objects.filter({ cart: { ownerId: user.id } }).count()).toBe(0);
+  });
+
+  it('updates a shown cart live: stock, name and price of its products, and drops a deleted product', async () => {
+    const gina = new Visitor(shop);
+    await gina.register('gina@example.com');
+    const tab = await gina.tab();
+    const matcha = await Product.objects.get({ name: 'Matcha' });
+    await tab.call('cart', 'add', { productId: sencha.id, quantity: 2 });
+    await tab.call('cart', 'add', { productId: matcha.id, quantity: 1 });
+    await tab.call('cart', 'load');
+    const cart = () => tab.state('cart') as Promise<{ lines: { id: number; name: string; price: string; stock: number }[]; total: string; count: number }>;
+    const changed = () => tab.next((f) => f.t === 'patch' && JSON.stringify(f).includes('"cart"'));
+
+    let patch = changed();
+    await Product.objects.filter({ id: sencha.id }).update({ stock: 2, price: '10.00', name: 'Sencha (new harvest)' });
+    await patch;
+    expect(await cart()).toMatchObject({ lines: [{ id: sencha.id, name: 'Sencha (new harvest)', price: '10.00', stock: 2 }, { id: matcha.id, stock: 10 }], total: '40.00', count: 3 });
+
+    patch = changed();
+    await Product.objects.filter({ id: matcha.id }).delete();
+    await patch;
+    expect(await cart()).toMatchObject({ lines: [{ id: sencha.id }], total: '20.00', count: 2 });
+    expect((await cart()).lines).toHaveLength(1);
+  });
+
   it('never oversells: 200 concurrent checkouts on a stock of 50 make exactly 50 orders', async () => {
     await Product.objects.filter({ id: sencha.id }).update({ stock: 50 });
     // 200 signed-in customers with one Sencha each; their sessions are made directly (200 sign-ins would spend the time in argon2).

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atomic, defineModel, f, IntegrityError, isStrataError, ProtectedError, type ChangeEvent } from '..';
+import { atomic, defineModel, f, IntegrityError, isStrataError, ProtectedError, runInQueryScope, type ChangeEvent } from '..';
 import { databases, recordChanges } from './helpers.js';
 import { Category, Customer, Order, OrderItem, Product, Profile, Shipment, Tag, writeModels } from './fixtures.js';
 
@@ -43,6 +43,34 @@ describe.each(databases)('QuerySet.delete ($name)', (db) => {
       { type: 'deleted', model: 'shop.OrderItem', pks: sorted(items.map((item) => item.id)) },
       { type: 'deleted', model: 'shop.Order', pks: [order.id] },
     ]);
+  });
+
+  it('deletes rows nothing refers to in one statement, inside a transaction too, with their change event', async () => {
+    const { items } = await orderWithItems();
+    listen();
+    const alone = await runInQueryScope(() => OrderItem.objects.filter({ id: items[0]!.id }).delete());
+    expect(alone).toMatchObject({ count: 1, result: { count: 1, byModel: { 'shop.OrderItem': 1 } } });
+    const inside = await runInQueryScope(() => atomic(() => OrderItem.objects.filter({ id: items[1]!.id }).delete()));
+    expect(inside).toMatchObject({ count: 1, result: { count: 1, byModel: { 'shop.OrderItem': 1 } } });
+    expect(await OrderItem.objects.filter({ id: { in: items.map((item) => item.id) } }).count()).toBe(0);
+    expect(events).toEqual([
+      { type: 'deleted', model: 'shop.OrderItem', pks: [items[0]!.id] },
+      { type: 'deleted', model: 'shop.OrderItem', pks: [items[1]!.id] },
+    ]);
+    const none = await runInQueryScope(() => OrderItem.objects.filter({ id: -1 }).delete());
+    expect(none.result).toEqual({ count: 0, byModel: {} });
+    expect(events).toHaveLength(2);
+  });
+
+  it('rolls back a one-statement delete with the transaction it ran in', async () => {
+    const { items } = await orderWithItems();
+    await expect(
+      atomic(async () => {
+        await OrderItem.objects.filter({ id: items[0]!.id }).delete();
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(await OrderItem.objects.filter({ id: items[0]!.id }).exists()).toBe(true);
   });
 
   it('cascades through several levels', async () => {

@@ -200,8 +200,18 @@ function targetWhere(registry: Registry, meta: CompiledModel, state: QueryState)
 
 /** Deletes with Django's onDelete semantics, collecting cascades first; one transaction. */
 export async function deleteRows(registry: Registry, model: AnyModel, state: QueryState): Promise<DeleteResult> {
+  const meta = registry.meta(model);
+  // Nothing to cascade to or set null: one statement, atomic by itself (no savepoint, no collecting SELECT).
+  if (meta.referrers.every((referrer) => referrer.onDelete === 'restrict')) {
+    const where = targetWhere(registry, meta, state);
+    const deleted: { id: number | string }[] = await registry.run((db) => {
+      const query = db.delete(meta.table);
+      return (where ? query.where(where) : query).returning({ id: meta.table.id });
+    });
+    registry.changed({ type: 'deleted', model: model.name, pks: deleted.map((row) => row.id) });
+    return { count: deleted.length, byModel: deleted.length > 0 ? { [model.name]: deleted.length } : {} };
+  }
   return atomic(async () => {
-    const meta = registry.meta(model);
     const where = targetWhere(registry, meta, state);
     const roots: { id: unknown }[] = await registry.run((db) => {
       const query = db.select({ id: meta.table.id }).from(meta.table);

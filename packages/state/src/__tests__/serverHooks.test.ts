@@ -117,14 +117,17 @@ describe('endTabs', () => {
     expect(await client.closed).toEqual({ code: 4403, reason: 'The session ended.' });
   });
 
-  it('forgets a tab ended while one of its events runs', async () => {
+  it('answers the event a tab was running when it ended, runs none queued behind it, and forgets the tab', async () => {
     const server = await startServer([Counter]);
     const client = await joinAs(server, await server.token(), 'sid=alice');
     const welcome = await welcomeOf(client);
     client.send({ t: 'event', seq: 1, state: 'counter', handler: 'slow' });
+    client.send({ t: 'event', seq: 2, state: 'counter', handler: 'increment', args: { by: 10 } });
     await sleep(100);
     expect(server.app.strata.endTabs(() => true)).toBe(1);
     expect((await client.closed).code).toBe(4403);
+    const results = client.frames.filter((f) => f.t === 'result');
+    expect(results).toEqual([expect.objectContaining({ seq: 1, patch: { counter: [expect.objectContaining({ path: ['count'], value: 1 })] } })]);
     await sleep(400);
     expect(server.app.strata.stats().tabs).toBe(0);
     expect(await refusal(await joinAs(server, welcome.token, 'sid=alice'))).toEqual({ code: 4410, error: 'STRATA_STATE_TAB_EXPIRED' });

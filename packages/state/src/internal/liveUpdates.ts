@@ -134,7 +134,7 @@ export class LiveUpdates {
         (error) => {
           byState.delete(def.name);
           release();
-          this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
+          if (!tab.ended) this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
         },
       );
     }

@@ -15,6 +15,9 @@ import { startTask } from './task.js';
 import type { Uploads } from './uploads.js';
 import { isExpectedError, toWireError } from './wireError.js';
 
+/** How long an ended tab's running event has to answer before its socket closes anyway. */
+const END_GRACE_MS = 1000;
+
 /** A socket as the runtime sees it. */
 export interface RuntimeConnection extends TabConnection {
   readonly info: ConnectionInfo;
@@ -173,9 +176,17 @@ export class StateRuntime {
     tab.cancelTasks();
     this.live.forget(tab);
     this.options.manager.delete(tab.id);
-    const conn = tab.connection;
-    tab.connection = undefined;
-    conn?.close(CLOSE_CODES.signedOut, reason);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      const conn = tab.connection;
+      tab.connection = undefined;
+      conn?.close(CLOSE_CODES.signedOut, reason);
+    };
+    // The event running now (a sign-out, say) still answers, if it does within END_GRACE_MS;
+    // nothing queued behind it runs.
+    if (tab.afterCurrentJob(close)) setTimeout(close, END_GRACE_MS).unref?.();
   }
 
   /** A socket went away: the tab keeps its state; its tasks stop if it does not come back in time. */

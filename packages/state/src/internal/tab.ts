@@ -45,6 +45,7 @@ export class Tab implements EventScope {
   /** A job is running: its frames wait until the state manager has saved its state (dropped if it could not). */
   private inJob = false;
   private held: ServerFrame[] | undefined;
+  private afterJob: (() => void)[] | undefined;
   private waiting = 0;
   private running = false;
   private handlerWindows: Map<string, { start: number; count: number }> | undefined;
@@ -92,9 +93,28 @@ export class Tab implements EventScope {
     if (!this.running) void this.drain();
   }
 
+  /**
+   * Runs `fn` once the job running now has sent its frames (at once when none runs; returns
+   * whether it waits): an ended tab still answers the event it was running.
+   */
+  afterCurrentJob(fn: () => void): boolean {
+    if (!this.inJob) {
+      fn();
+      return false;
+    }
+    (this.afterJob ??= []).push(fn);
+    return true;
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      if (this.ended) {
+        // Nothing more runs for an ended tab: each waiting job is failed (their owners clean up).
+        if (next.counted) this.waiting--;
+        next.fail?.(new StateError('STRATA_STATE_UNAVAILABLE', 'This tab has ended.'));
+        continue;
+      }
       this.inJob = true;
       try {
         const pending = this.runJob(this, next.job);
@@ -111,6 +131,9 @@ export class Tab implements EventScope {
       } finally {
         if (next.counted) this.waiting--;
       }
+      const after = this.afterJob;
+      this.afterJob = undefined;
+      for (const fn of after ?? []) fn();
     }
     this.running = false;
   }
