@@ -18,7 +18,7 @@ import { printTable } from './table.js';
 
 const CUSTOMERS = 200;
 const STOCK = 100;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 interface DatabaseResult {
   label: string;

@@ -110,6 +110,7 @@ function commandContext(line: CommandLine, io: CliIO): CommandContext {
     signal: io.signal,
     settings: () => (settings ??= loadSettings(io.env)),
     app: () => (app ??= loadApp(appPath(line.values.app, io.cwd))),
+    appPath: () => appPath(line.values.app, io.cwd),
   };
 }
 

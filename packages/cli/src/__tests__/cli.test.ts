@@ -14,7 +14,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   makemigrations: ['--name <name>'],
   createsuperuser: ['--email <email>', '--password <password>', '--name <name>'],
   seed: [],
-  dev: [],
+  dev: ['--no-reload'],
   build: [],
   start: ['--workers <n>'],
 };

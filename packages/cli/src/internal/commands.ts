@@ -21,6 +21,8 @@ export interface CommandContext {
   signal: AbortSignal | undefined;
   settings(): Settings;
   app(): Promise<StrataApp>;
+  /** The app module's path (`--app`, package.json's `strata.app`, or dist/app.js). */
+  appPath(): string;
 }
 
 /** One `strata` command: its options (node:util parseArgs), its help, and what it does. */
@@ -74,9 +76,10 @@ export const COMMANDS: Record<string, Command> = {
   },
   dev: {
     summary: 'Run the app with Vite inside its server: modules with hot reload, pages rendered without a build',
-    usage: 'strata dev',
-    options: {},
-    details: 'Needs web: { config, ssrEntry, serverOutDir } and server in defineApp(), and vite in the app.\nServer code changes need a restart (rebuild it with tsup --watch).',
+    usage: 'strata dev [--no-reload]',
+    options: { 'no-reload': { type: 'boolean', description: 'Serve in this process; server code changes then need a restart' } },
+    details:
+      'Needs web: { config, ssrEntry, serverOutDir } and server in defineApp(), and vite in the app.\nThe server restarts when the built app (the folder of its module) changes; with a tsup config\nand a src/ folder here, tsup --watch rebuilds it as those files change.',
     run: dev,
   },
   build: {

@@ -1,28 +1,16 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import cluster from 'node:cluster';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppServer, StrataApp } from '../app.js';
 import { assertSafeToStart } from '../check.js';
 import { CliError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { withDatabase } from './database.js';
+import { supervise, untilStopped } from './reload.js';
 import type { CommandContext } from './commands.js';
-
-/** Waits for SIGINT/SIGTERM (or the context's abort signal), then resolves. */
-function untilStopped(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (signal?.aborted) done();
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 function serverOf(app: StrataApp): NonNullable<StrataApp['server']> {
   if (!app.server) throw new CliError('STRATA_CLI_APP', `The app ${app.name} has no server; add server: (settings) => createServer(settings) to defineApp().`);
@@ -80,13 +68,19 @@ export async function build(ctx: CommandContext): Promise<void> {
   ctx.stdout.write(`✓ Built ${app.name}.\n`);
 }
 
-/** `strata dev`: the app's server with Vite inside it (modules and HMR, pages rendered through Vite, no build). */
+/**
+ * `strata dev`: the app's server with Vite inside it (modules and HMR, pages rendered through
+ * Vite, no build), restarted when its built server code changes. With a tsup config next to
+ * the app's package.json, `tsup --watch` rebuilds that code as the files of src/ change.
+ * `--no-reload` serves in this process instead.
+ */
 export async function dev(ctx: CommandContext): Promise<void> {
   const settings = ctx.settings();
   if (settings.env === 'production') throw new CliError('STRATA_CLI_UNSAFE', 'strata dev is for development; use strata start with STRATA_ENV=production.');
   const app = await ctx.app();
   const make = serverOf(app);
   if (!app.web) throw new CliError('STRATA_CLI_APP', `The app ${app.name} has no web app; add web: { config, ssrEntry, serverOutDir } to defineApp().`);
+  if (ctx.values['no-reload'] !== true) return superviseDev(ctx, app, app.web);
   const { createServer } = await importVite(ctx.cwd);
   const vite = await createServer({ configFile: app.web.config, server: { middlewareMode: true }, appType: 'custom', logLevel: 'warn' });
   try {
@@ -94,6 +88,55 @@ export async function dev(ctx: CommandContext): Promise<void> {
   } finally {
     await vite.close();
   }
+}
+
+/** The supervising side of `strata dev`: the server in a child process, restarted on changes. */
+async function superviseDev(ctx: CommandContext, app: StrataApp, web: NonNullable<StrataApp['web']>): Promise<void> {
+  const appFile = ctx.appPath();
+  const builder = watchBuild(ctx);
+  const log = (line: string) => void ctx.stdout.write(`${line}\n`);
+  if (builder) log('Rebuilding the server code as src/ changes (tsup --watch).');
+  try {
+    await supervise({
+      dirs: [dirname(appFile)],
+      ignore: [app.clientDir, web.serverOutDir].filter((dir): dir is string => dir !== undefined),
+      start: () =>
+        fork(cliBin(), ['dev', '--no-reload', '--app', appFile, ...(ctx.values.verbose === true ? ['--verbose'] : [])], {
+          cwd: ctx.cwd,
+          env: ctx.env as NodeJS.ProcessEnv,
+          stdio: 'inherit',
+        }),
+      log,
+      signal: ctx.signal,
+    });
+  } finally {
+    builder?.kill('SIGTERM');
+  }
+}
+
+/**
+ * `tsup --watch` over the app's `src/` when it builds with tsup (a tsup config, tsup installed
+ * and a src folder there). The files are named by a glob: tsup 9 watches nothing when given a folder.
+ */
+function watchBuild(ctx: CommandContext): ChildProcess | undefined {
+  const hasConfig = ['tsup.config.ts', 'tsup.config.mts', 'tsup.config.js', 'tsup.config.mjs', 'tsup.config.json'].some((name) => existsSync(join(ctx.cwd, name)));
+  const bin = join(ctx.cwd, 'node_modules', '.bin', process.platform === 'win32' ? 'tsup.cmd' : 'tsup');
+  if (!hasConfig || !existsSync(bin) || !existsSync(join(ctx.cwd, 'src'))) return undefined;
+  return spawn(bin, ['--watch', 'src/**/*', '--silent'], { cwd: ctx.cwd, env: ctx.env as NodeJS.ProcessEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** This package's `strata` executable (dist/bin.js), found from this module's own folder. */
+function cliBin(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const { name, bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; bin?: Record<string, string> };
+    if (name !== '@strata/cli' || !bin?.strata) continue;
+    const file = resolve(dir, bin.strata);
+    if (existsSync(file)) return file;
+    break;
+  }
+  throw new CliError('STRATA_CLI_APP', 'strata dev could not find its own executable (dist/bin.js of @strata/cli): build @strata/cli, or run strata dev --no-reload.');
 }
 
 type Vite = {
