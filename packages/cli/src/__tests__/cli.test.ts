@@ -6,7 +6,7 @@ import { close, setup } from '@strata/model';
 import { createSchema } from '@strata/model/migrations';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliIO, describeSettings, main } from '..';
-import { applyMigrations, builtClient, type FixtureOptions, migrationsFor, Note, output, productionEnv, tempDir, writeAppModule } from './fixtures.js';
+import { applyMigrations, builtClient, type FixtureOptions, freePort, migrationsFor, Note, output, productionEnv, tempDir, writeAppModule } from './fixtures.js';
 
 const COMMAND_OPTIONS: Record<string, string[]> = {
   check: ['--deploy'],
@@ -116,16 +116,6 @@ describe('strata start, build and dev', () => {
     expect(await strata(['dev', ...appFlag({ server: true })])).toMatchObject({ code: 1, stderr: expect.stringContaining('has no web app') });
   });
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('strata check', () => {
   let migratedUrl: string;

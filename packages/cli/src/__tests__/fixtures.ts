@@ -142,3 +142,14 @@ export function output(isTTY = false) {
   let text = '';
   return { isTTY, write: (chunk: string) => void (text += chunk), get text() { return text; } };
 }
+
+/** A loopback port free right now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { supervise } from '../internal/reload.js';
-import { tempDir } from './fixtures.js';
+import { freePort, tempDir } from './fixtures.js';
 
 /** A server that answers its pid and the version in version.json of its folder; GET /crash exits 1. */
 const SERVER = `
@@ -16,16 +16,6 @@ const server = createServer((request, response) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** What the server answers once it answers (it may be restarting). */
 async function answer(port: number, path = '/'): Promise<{ pid: number; version: number }> {
