@@ -22,6 +22,7 @@ export const modelErrorCodes = {
   STRATA_MODEL_PROTECTED: 'A delete was refused because protected rows still point at the rows.',
   STRATA_MODEL_DATABASE_URL: 'The database URL is not one Strata can connect to.',
   STRATA_MODEL_MIGRATION: 'A migration could not be generated or applied.',
+  STRATA_MODEL_UNAVAILABLE: 'The database could not be reached (connection refused or lost, server restarting, or locked too long).',
 } as const;
 
 export type ModelErrorCode = keyof typeof modelErrorCodes;

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { emitChanges, type ChangeEvent } from './changeEvents.js';
 import { currentTx, getRegistry, txStorage, type Registry, type TxContext } from './registry.js';
 import { Mutex } from './internal/mutex.js';
+import { translateError } from './internal/integrity.js';
 
 /**
  * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws.
@@ -93,7 +94,8 @@ async function postgresTransaction<T>(registry: Registry, events: ChangeEvent[],
     return await registry.db.transaction((tx: unknown) => runIn(context(registry, tx, events), fn));
   } catch (error) {
     events.length = 0;
-    throw error;
+    // BEGIN and COMMIT run outside registry.run: a lost connection there is translated here.
+    throw translateError(error, registry);
   }
 }
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atomic, F, inTransaction, isStrataError, type ChangeEvent } from '..';
+import { sql } from 'drizzle-orm';
+import { atomic, F, getRegistry, inTransaction, isStrataError, type ChangeEvent } from '..';
 import { databases, recordChanges } from './helpers.js';
-import { Product, Tag, models } from './fixtures.js';
+import { Customer, Product, Tag, models } from './fixtures.js';
 
 /** A promise with its resolve function, to hold a transaction open. */
 function gate() {
@@ -249,4 +250,38 @@ describe.each(databases)('atomic ($name)', (db) => {
     await child;
     expect(await labels('late-')).toEqual(['late-parent']);
   });
+});
+
+const pgUrlForOutage = process.env.STRATA_TEST_PG_URL;
+describe.skipIf(!pgUrlForOutage)('a lost PostgreSQL connection', () => {
+  const target = databases.find((db) => db.name === 'postgres')!;
+  beforeAll(() => target.open([Customer]));
+  afterAll(() => target.close());
+
+  it('fails the query and the transaction with STRATA_MODEL_UNAVAILABLE, and the next ones succeed', async () => {
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: pgUrlForOutage });
+    await admin.connect();
+    const end = (marker: string) =>
+      new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+        admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where query like '%${marker}%' and pid <> pg_backend_pid()`),
+      );
+    try {
+      const query = getRegistry().run((db) => db.execute(sql.raw(`select pg_sleep(5), 'strata-outage-1'`)));
+      const queryFailed = expect(query).rejects.toMatchObject({ code: 'STRATA_MODEL_UNAVAILABLE' });
+      await end('strata-outage-1');
+      await queryFailed;
+      const inTransaction = atomic(async () => {
+        await Customer.objects.create({ email: 'lost@x.io', name: 'Lost' });
+        await getRegistry().run((d) => d.execute(sql.raw(`select pg_sleep(5), 'strata-outage-2'`)));
+      });
+      const transactionFailed = expect(inTransaction).rejects.toMatchObject({ code: 'STRATA_MODEL_UNAVAILABLE' });
+      await end('strata-outage-2');
+      await transactionFailed;
+      expect(await Customer.objects.filter({ email: 'lost@x.io' }).exists()).toBe(false);
+      expect(await Customer.objects.create({ email: 'back@x.io', name: 'Back' })).toMatchObject({ email: 'back@x.io' });
+    } finally {
+      await admin.end();
+    }
+  }, 20_000);
 });

@@ -118,6 +118,7 @@ interface PgQueryable {
  */
 function namingStatements(pool: PgPool): PgPool {
   const names = new Map<string, string | null>();
+  const heard = new WeakSet<object>();
   const nameOf = (text: string): string | undefined => {
     const known = names.get(text);
     if (known !== undefined) return known ?? undefined;
@@ -154,6 +155,12 @@ function namingStatements(pool: PgPool): PgPool {
     if (key === 'connect') {
       return async () => {
         const client = await pool.connect();
+        // A checked-out client whose connection dies between queries emits 'error'; unheard, that
+        // would crash the process. Its next query fails (STRATA_MODEL_UNAVAILABLE) instead.
+        if (!heard.has(client)) {
+          heard.add(client);
+          client.on('error', () => undefined);
+        }
         return wrap(client, (inner) => (inner === 'query' ? query(client as unknown as PgQueryable, false) : undefined));
       };
     }

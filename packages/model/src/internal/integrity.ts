@@ -1,4 +1,4 @@
-import { IntegrityError, isStrataError, type ConstraintKind } from '../errors.js';
+import { IntegrityError, isStrataError, ModelError, type ConstraintKind } from '../errors.js';
 import type { AnyModel } from '../types.js';
 import type { ColumnInfo } from './compile.js';
 
@@ -20,11 +20,30 @@ interface DriverError {
 
 const PG_CODES: Record<string, ConstraintKind> = { '23505': 'unique', '23502': 'notNull', '23503': 'foreignKey', '23514': 'check' };
 
-/** Turns a driver's constraint violation into an {@link IntegrityError}; other errors pass through. */
+/** Node socket errors and PostgreSQL SQLSTATEs that mean "the server cannot be reached now" (class 08: connection exceptions). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY']);
+const UNREACHABLE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly)/;
+
+/** True when `error` (or one of its causes) says the database cannot be reached right now. */
+function isUnreachable(error: unknown): boolean {
+  for (let e = error as DriverError | undefined, i = 0; e && typeof e === 'object' && i < 5; e = e.cause as DriverError | undefined, i++) {
+    if (typeof e.code === 'string' && (UNREACHABLE.has(e.code) || /^08[0-9A-Z]{3}$/.test(e.code))) return true;
+    if (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Turns a driver's constraint violation into an {@link IntegrityError} and a lost or refused
+ * connection into `STRATA_MODEL_UNAVAILABLE`; other errors pass through.
+ */
 export function translateError(error: unknown, registry: TableLookup): unknown {
   if (isStrataError(error)) return error;
   const driver = findDriverError(error);
-  if (!driver) return error;
+  if (!driver) {
+    if (!isUnreachable(error)) return error;
+    return new ModelError('STRATA_MODEL_UNAVAILABLE', 'The database cannot be reached right now; try again shortly.', { cause: error });
+  }
   if (driver.code && PG_CODES[driver.code]) return fromPostgres(driver, PG_CODES[driver.code]!, registry, error);
   if (driver.code?.startsWith('SQLITE_CONSTRAINT')) return fromSqlite(driver, registry, error);
   return error;

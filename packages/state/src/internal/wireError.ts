@@ -8,6 +8,7 @@ const MODEL_MESSAGES: Record<string, string> = {
   STRATA_MODEL_NOT_FOUND: 'Not found.',
   STRATA_MODEL_INTEGRITY: 'This conflicts with existing data.',
   STRATA_MODEL_PROTECTED: 'Other records still depend on this.',
+  STRATA_MODEL_UNAVAILABLE: 'The database is unavailable; try again shortly.',
 };
 
 /** The runtime's refusals of a client's frame: their messages are written for the client. */
