@@ -46,6 +46,8 @@ export default defineApp({
       logger: settings.debug,
       allowedHosts: settings.allowedHosts,
       allowedOrigins: settings.allowedOrigins,
+      // Served only when one of STRATA_METRICS_TOKEN / STRATA_METRICS_PORT is set.
+      metrics: settings.metricsToken !== undefined || settings.metricsPort !== undefined ? { token: settings.metricsToken, port: settings.metricsPort } : undefined,
       ...(process.env.SHOP_OUTBOX_DIR ? { sendPasswordReset: outbox(process.env.SHOP_OUTBOX_DIR) } : {}),
     });
     if (dev) devPages(app, dev.vite as Parameters<typeof devPages>[1]);

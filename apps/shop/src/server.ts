@@ -1,5 +1,5 @@
 import { authModels, createAuth, createRedisThrottle, redisSessionStore } from '@strata/auth';
-import { createRedisStateManager, redisFailFastOptions, strataState } from '@strata/state/server';
+import { createRedisStateManager, type MetricsOptions, redisFailFastOptions, strataState } from '@strata/state/server';
 import { Redis } from 'ioredis';
 import fastify, { type FastifyInstance } from 'fastify';
 import { shopModels } from './models.js';
@@ -23,6 +23,8 @@ export interface ShopOptions {
   production?: boolean;
   sendPasswordReset?: (message: { email: string; link: string; userId: number }) => void | Promise<void>;
   logger?: boolean;
+  /** Prometheus metrics of the state runtime (`STRATA_METRICS_TOKEN` / `STRATA_METRICS_PORT`); unset: none served. */
+  metrics?: MetricsOptions | undefined;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function createShop(options: ShopOptions): Promise<FastifyInstance>
     middleware: [auth.middleware],
     ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
     bindToken: auth.bindToken,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(redis ? { manager: createRedisStateManager({ redis, prefix: `${prefix}tab:` }) as never } : {}),
   });
   return app;

@@ -21,6 +21,10 @@ export interface Settings {
   readonly host: string;
   readonly workers: number;
   readonly secureCookies: boolean;
+  /** Bearer token of the state runtime's `/strata/metrics` route; unset: no route on the app. */
+  readonly metricsToken: string | undefined;
+  /** Port of a separate metrics server on 127.0.0.1 (no auth); unset: none. */
+  readonly metricsPort: number | undefined;
 }
 
 /** One documented environment variable, for `strata --help` and the docs. */
@@ -71,6 +75,8 @@ const envSchema = v.object({
   HOST: v.pipe(v.string(), v.regex(/^[\w.:[\]-]+$/)),
   STRATA_WORKERS: toInteger(1, 256),
   STRATA_SECURE_COOKIES: toBoolean,
+  STRATA_METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(32))),
+  STRATA_METRICS_PORT: v.optional(toInteger(1, 65_535)),
 });
 
 type VariableName = keyof typeof envSchema.entries;
@@ -88,7 +94,10 @@ const DEV_DEFAULTS = {
   STRATA_SECURE_COOKIES: 'false',
 } satisfies Partial<Record<VariableName, string>>;
 
-/** Defaults per environment; a variable missing here is required there (REDIS_URL may stay unset). */
+/** Variables that may stay unset in every environment. */
+const OPTIONAL = new Set<string>(['REDIS_URL', 'STRATA_METRICS_TOKEN', 'STRATA_METRICS_PORT']);
+
+/** Defaults per environment; a variable missing here is required there (unless {@link OPTIONAL}). */
 const DEFAULTS: Record<StrataEnv, Partial<Record<VariableName, string>>> = {
   development: DEV_DEFAULTS,
   test: { ...DEV_DEFAULTS, STRATA_DEBUG: 'false' },
@@ -116,6 +125,8 @@ const VARIABLES: Record<VariableName, VariableDoc> = {
   HOST: { field: 'host', meaning: 'The address the server binds.', expected: 'an address or host name, e.g. 127.0.0.1 or 0.0.0.0' },
   STRATA_WORKERS: { field: 'workers', meaning: 'How many worker processes `strata start` runs.', expected: 'an integer from 1 to 256' },
   STRATA_SECURE_COOKIES: { field: 'secureCookies', meaning: 'Marks cookies Secure (sent over HTTPS only).', expected: '1, 0, true or false' },
+  STRATA_METRICS_TOKEN: { field: 'metricsToken', meaning: 'Serves Prometheus metrics at /strata/metrics to requests with `Authorization: Bearer <token>`.', expected: 'a random string of at least 32 characters', secret: true },
+  STRATA_METRICS_PORT: { field: 'metricsPort', meaning: 'Serves Prometheus metrics without auth at /metrics on this port of 127.0.0.1 (for a scraper on the same machine).', expected: 'an integer from 1 to 65535' },
 };
 
 const NAMES = Object.keys(VARIABLES) as VariableName[];
@@ -150,6 +161,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     host: out.HOST,
     workers: out.STRATA_WORKERS,
     secureCookies: out.STRATA_SECURE_COOKIES,
+    metricsToken: out.STRATA_METRICS_TOKEN,
+    metricsPort: out.STRATA_METRICS_PORT,
   });
 }
 
@@ -185,7 +198,7 @@ function settingsError(issues: readonly v.BaseIssue<unknown>[], given: Partial<R
 function describeDefault(name: VariableName): string {
   const shown = (env: StrataEnv) => {
     const value = DEFAULTS[env][name];
-    if (value === undefined) return name === 'REDIS_URL' ? 'unset' : 'required';
+    if (value === undefined) return OPTIONAL.has(name) ? 'unset' : 'required';
     return value === DEV_SECRET_KEY ? 'DEV_SECRET_KEY (insecure, public)' : value;
   };
   if (name === 'STRATA_ENV') return 'development';

@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConnectionInfo, Middleware } from './context.js';
 import type { AnyServerStateDef, ModelChange } from './defineState.js';
 import { StateError } from './errors.js';
 import { Connection, type UpgradeFacts } from './internal/connection.js';
 import { JoinTokens } from './internal/joinToken.js';
-import { StateRuntime } from './internal/runtime.js';
+import { bearerCheck, checkMetricsOptions, closeServer, formatMetrics, listenMetrics, type MetricsOptions, PROMETHEUS_TYPE, serverUrl, type StrataMetrics } from './internal/metrics.js';
+import { type RuntimeOptions, StateRuntime } from './internal/runtime.js';
 import { Uploads } from './internal/uploads.js';
 import { toWireError } from './internal/wireError.js';
 import type { Tab } from './internal/tab.js';
 import type { JsonValue } from './patch.js';
 import { CLOSE_CODES, DEFAULT_LIMITS, type Limits } from './protocol.js';
+import type { RedisErrorCounts } from './redisStateManager.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
+
 
 /** Options of the {@link strataState} fastify plugin. */
 export interface StrataStateOptions {
@@ -53,6 +57,20 @@ export interface StrataStateOptions {
   uploadDir?: string;
   /** How long an upload waits for a handler to take it (ms); then it is deleted. Default 10 minutes. */
   uploadTtlMs?: number;
+  /**
+   * Serves the metrics in the Prometheus text format (names in the README, "Metrics"): with
+   * `token` on the app at `<path>/metrics`, with `port` on a separate server, or both. Without
+   * this option there is no route (`app.strata.metrics()` counts all the same). `{}` serves the
+   * app route without auth in development and is refused in production.
+   */
+  metrics?: MetricsOptions;
+  /**
+   * `'events'` (default): one line per answered event on the app's logger, at info level:
+   * `{ tab, state, handler, ms, outcome }`, message `event` (`outcome` is `ok` or the error code).
+   * Argument values are never logged in production; in development, with the logger at debug
+   * level, the line is written at debug level with `args`. `false`: no event lines.
+   */
+  log?: 'events' | false;
 }
 
 /** What the plugin adds to the fastify instance, as `app.strata`. */
@@ -65,6 +83,10 @@ export interface StrataStateServer {
   issueToken(request: FastifyRequest, options?: { bind?: string | undefined }): string;
   /** Tabs held and sockets open. */
   stats(): { tabs: number; connections: number };
+  /** The numbers `/metrics` serves, read now, as a plain object (counters since start-up). */
+  metrics(): StrataMetrics;
+  /** The URL of the separate metrics server (`metrics.port`), e.g. `http://127.0.0.1:9464`; undefined without one. */
+  metricsAddress(): string | undefined;
   /**
    * Sends `payload` (JSON) under `topic` to the `onBroadcast` listeners of this worker, at once,
    * and of every other worker sharing the state manager (Redis pub/sub; best effort).
@@ -112,6 +134,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const path = (options.path ?? '/strata').replace(/\/$/, '');
   if (production && options.allowedOrigins?.includes('*')) throw new StateError('STRATA_STATE_DEFINITION', 'allowedOrigins "*" is refused in production: list the origins the app is served from.');
+  if (options.metrics) checkMetricsOptions(options.metrics, production);
   const tokenTtlMs = options.tokenTtlMs ?? 60 * 60_000;
   const tokens = new JoinTokens(options.secret, tokenTtlMs);
   const connections = new Set<Connection>();
@@ -140,6 +163,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     liveConcurrency: options.liveConcurrency ?? 4,
     uploads,
     logError: (error, where) => fastify.log.error({ err: error, ...where }, 'strata state event failed'),
+    logEvent: options.log === false ? undefined : eventLogger(fastify.log, production),
   });
   await registerWebsocket(fastify, limits.hardFrameBytes);
 
@@ -149,6 +173,24 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     socket.on('close', () => connections.delete(connection));
   });
   fastify.get(`${path}/health`, async () => ({ status: 'ok' }));
+  const scrape = (): StrataMetrics => {
+    let joined = 0;
+    for (const connection of connections) if (connection.joinedInfo) joined++;
+    const errors = (manager as { errors?: Partial<RedisErrorCounts> }).errors;
+    return runtime.metrics.snapshot({
+      tabs: manager.size,
+      connectedTabs: joined,
+      openSockets: connections.size,
+      redisErrors: { command: errors?.command ?? 0, connection: errors?.connection ?? 0 },
+    });
+  };
+  if (options.metrics && (options.metrics.token !== undefined || options.metrics.port === undefined)) {
+    const allowed = bearerCheck(options.metrics.token);
+    fastify.get(`${path}/metrics`, async (request, reply) => {
+      if (!allowed(request.headers.authorization)) return reply.code(401).header('www-authenticate', 'Bearer').type('text/plain').send('Unauthorized\n');
+      return reply.type(PROMETHEUS_TYPE).send(formatMetrics(scrape()));
+    });
+  }
   // Uploads: the raw body, streamed to disk under the size limit, for the tab whose current
   // token the `x-strata-token` header carries (a custom header: a cross-site form cannot send it).
   await fastify.register(async (scope) => {
@@ -202,6 +244,8 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     issueToken: (request: FastifyRequest, issue?: { bind?: string | undefined }) =>
       tokens.issue({ bind: issue && 'bind' in issue ? issue.bind : options.bindToken?.(request) }),
     stats: () => ({ tabs: manager.size, connections: connections.size }),
+    metrics: scrape,
+    metricsAddress: () => metricsServer && serverUrl(metricsServer.address() as AddressInfo),
     broadcast(topic, payload) {
       hear(topic, payload);
       manager.signals?.publish({ topic, payload, origin: worker });
@@ -232,7 +276,10 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
       return { token: tokens.issue({ tab, bind: facts.bind }), states: values };
     },
   } satisfies StrataStateServer);
+  // Last: nothing after it can fail and leave the port open.
+  const metricsServer = options.metrics?.port === undefined ? undefined : await listenMetrics(options.metrics.port, options.metrics.host ?? '127.0.0.1', () => formatMetrics(scrape()));
   fastify.addHook('onClose', async () => {
+    if (metricsServer) await closeServer(metricsServer);
     clearInterval(heartbeat);
     runtime.live.close();
     runtime.changes.close();
@@ -241,6 +288,22 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     for (const connection of connections) connection.close(CLOSE_CODES.tryAgain, 'Server shutting down.');
     await manager.close();
   });
+}
+
+/**
+ * The event log line: info level without arguments; in development with the logger at debug
+ * level, debug level with them. Levels are checked before anything is built.
+ */
+function eventLogger(log: FastifyBaseLogger, production: boolean): NonNullable<RuntimeOptions['logEvent']> {
+  const pino = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+  // fastify's logger: false is a no-op logger without levels: nothing to write.
+  const enabled = typeof pino.isLevelEnabled === 'function' ? (level: string) => pino.isLevelEnabled!(level) : () => typeof log.level === 'string' && log.level !== 'silent';
+  return (tab, state, handler, ms, outcome, args) => {
+    if (!enabled('info')) return;
+    const rounded = Math.round(ms * 1000) / 1000;
+    if (!production && enabled('debug')) log.debug({ tab, state, handler, ms: rounded, outcome, args }, 'event');
+    else log.info({ tab, state, handler, ms: rounded, outcome }, 'event');
+  };
 }
 
 /** Registers @fastify/websocket with the hard frame limit, or checks the app's registration keeps to it. */

@@ -30,6 +30,16 @@ export interface RedisStateManagerOptions {
   maxLocalTabs?: number;
 }
 
+/** Failures counted by a Redis state manager (the state plugin's metrics read them). */
+export interface RedisErrorCounts {
+  /** Commands and publishes that failed. */
+  command: number;
+  /** Connection errors (each failed reconnect attempt counts). */
+  connection: number;
+}
+
+type RedisStateManager<TTab extends StoredTab> = StateManager<TTab> & { roundTrips: number; errors: RedisErrorCounts; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus };
+
 /** Round trips: 1 — lock the tab and, when the stored version differs from ours, load it. */
 const LOCK_AND_LOAD = `
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) == false then return {0} end
@@ -60,12 +70,11 @@ return 1`;
  * @example
  * app.register(strataState, { states, secret, manager: createRedisStateManager({ redis: process.env.REDIS_URL! }) });
  */
-export function createRedisStateManager<TTab extends StoredTab>(
-  options: RedisStateManagerOptions,
-): StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus } {
+export function createRedisStateManager<TTab extends StoredTab>(options: RedisStateManagerOptions): RedisStateManager<TTab> {
   const redis = typeof options.redis === 'string' ? new Redis(options.redis, failFast) : options.redis;
+  const errors: RedisErrorCounts = { command: 0, connection: 0 };
   // Without a listener ioredis prints every failed reconnect; the errors reach callers as rejections.
-  redis.on('error', () => undefined);
+  redis.on('error', () => void errors.connection++);
   const owns = typeof options.redis === 'string';
   const prefix = options.prefix ?? 'strata:tab:';
   const idleMs = options.idleMs ?? 30 * 60_000;
@@ -83,6 +92,7 @@ export function createRedisStateManager<TTab extends StoredTab>(
     try {
       return await fn();
     } catch (error) {
+      errors.command++;
       throw new StateError('STRATA_STATE_UNAVAILABLE', 'The state store (Redis) is unavailable; try again in a moment.', { cause: error });
     }
   };
@@ -99,12 +109,13 @@ export function createRedisStateManager<TTab extends StoredTab>(
     }
   };
 
-  const channel = sharedChannels(redis);
+  const channel = sharedChannels(redis, errors);
   const changes: ChangeBus = channel(`${prefix}changes`, (value): value is ModelChange => typeof (value as ModelChange)?.model === 'string' && Array.isArray((value as ModelChange).pks));
   const signals: SignalBus = channel(`${prefix}signals`, (value): value is Signal => typeof (value as Signal)?.topic === 'string' && typeof (value as Signal).origin === 'string');
 
-  const manager: StateManager<TTab> & { roundTrips: number; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus } = {
+  const manager: RedisStateManager<TTab> = {
     roundTrips: 0,
+    errors,
     changes,
     signals,
     async ready() {
@@ -203,7 +214,7 @@ type ModelChange = Parameters<Parameters<ChangeBus['subscribe']>[0]>[0];
  * Pub/sub channels of one Redis connection, sharing one subscriber connection made on first
  * use. Publishing is fire-and-forget: a message that cannot be sent never fails the caller.
  */
-function sharedChannels(redis: Redis) {
+function sharedChannels(redis: Redis, errors: RedisErrorCounts) {
   let subscriber: Redis | undefined;
   const listeners = new Map<string, Set<(message: string) => void>>();
   const open = (name: string, listener: (message: string) => void) => {
@@ -213,18 +224,18 @@ function sharedChannels(redis: Redis) {
     if (!subscriber) {
       // A subscriber may queue its SUBSCRIBE until connected; ioredis subscribes again after every reconnect.
       subscriber = redis.duplicate({ enableOfflineQueue: true });
-      subscriber.on('error', () => undefined);
+      subscriber.on('error', () => void errors.connection++);
       subscriber.on('message', (from: string, message: string) => {
         for (const each of listeners.get(from) ?? []) each(message);
       });
     }
-    if (set.size === 1) void subscriber.subscribe(name).catch(() => undefined);
+    if (set.size === 1) void subscriber.subscribe(name).catch(() => void errors.command++);
     return () => void set.delete(listener);
   };
   function channel<T>(name: string, accept: (value: unknown) => value is T) {
     return {
       publish(value: T): void {
-        void redis.publish(name, JSON.stringify(value)).catch(() => undefined);
+        void redis.publish(name, JSON.stringify(value)).catch(() => void errors.command++);
       },
       subscribe(listener: (value: T) => void): () => void {
         return open(name, (message) => {

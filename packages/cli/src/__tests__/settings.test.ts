@@ -29,6 +29,8 @@ describe('loadSettings', () => {
       host: '127.0.0.1',
       workers: 1,
       secureCookies: false,
+      metricsToken: undefined,
+      metricsPort: undefined,
     });
     expect(Object.isFrozen(settings)).toBe(true);
     expect(Object.isFrozen(settings.allowedHosts)).toBe(true);
@@ -52,6 +54,8 @@ describe('loadSettings', () => {
       HOST: '10.0.0.5',
       STRATA_WORKERS: '4',
       STRATA_SECURE_COOKIES: '0',
+      STRATA_METRICS_TOKEN: 'a-metrics-token-of-32-characters-or-more',
+      STRATA_METRICS_PORT: '9464',
       UNRELATED: 'ignored',
     });
     expect(settings).toEqual({
@@ -67,6 +71,8 @@ describe('loadSettings', () => {
       host: '10.0.0.5',
       workers: 4,
       secureCookies: false,
+      metricsToken: 'a-metrics-token-of-32-characters-or-more',
+      metricsPort: 9464,
     });
     expect(loadSettings({ REDIS_URL: '  ', PORT: '' }).redisUrl).toBeUndefined();
   });
@@ -131,6 +137,19 @@ describe('loadSettings', () => {
     ]);
     expect(settingsError({ STRATA_ENV: 'production' }).problems[0]).toMatch(/^STRATA_SECRET_KEY is required when STRATA_ENV=production/);
   });
+
+  it('validates the metrics token and port, never quoting the token', () => {
+    const token = 'short-metrics-token-QRS';
+    const error = settingsError({ STRATA_METRICS_TOKEN: token, STRATA_METRICS_PORT: '0' });
+    expect(error.problems).toEqual([
+      'STRATA_METRICS_TOKEN must be a random string of at least 32 characters',
+      'STRATA_METRICS_PORT must be an integer from 1 to 65535 (got "0")',
+    ]);
+    expect(error.message).not.toContain(token);
+    expect(settingsError({ STRATA_METRICS_PORT: '9464x' }).problems).toEqual(['STRATA_METRICS_PORT must be an integer from 1 to 65535 (got "9464x")']);
+    expect(loadSettings({ STRATA_METRICS_TOKEN: 'x'.repeat(32) })).toMatchObject({ metricsToken: 'x'.repeat(32), metricsPort: undefined });
+    expectTypeOf<Settings['metricsPort']>().toEqualTypeOf<number | undefined>();
+  });
 });
 
 describe('describeSettings', () => {
@@ -152,12 +171,16 @@ describe('describeSettings', () => {
       'HOST',
       'STRATA_WORKERS',
       'STRATA_SECURE_COOKIES',
+      'STRATA_METRICS_TOKEN',
+      'STRATA_METRICS_PORT',
     ]);
     const byName = Object.fromEntries(described.map((setting) => [setting.name, setting]));
     expect(byName.STRATA_DEBUG?.default).toBe('development: true; production, test: false');
     expect(byName.HOST?.default).toBe('development, test: 127.0.0.1; production: 0.0.0.0');
     expect(byName.STRATA_SECRET_KEY?.default).toBe('development, test: DEV_SECRET_KEY (insecure, public); production: required');
     expect(byName.STRATA_SECRET_KEY?.default).not.toContain(DEV_SECRET_KEY);
+    expect(byName.STRATA_METRICS_TOKEN?.default).toBe('unset');
+    expect(byName.STRATA_METRICS_PORT?.default).toBe('unset');
     for (const setting of described) expect(setting.meaning.length).toBeGreaterThan(10);
   });
 });

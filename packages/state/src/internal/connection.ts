@@ -157,6 +157,7 @@ export class Connection implements RuntimeConnection {
       this.strike();
       const error = { code: 'STRATA_STATE_RATE_LIMITED', message: 'Too many frames; slow down.' };
       this.send(JSON.stringify((frame.t === 'event' ? { t: 'result', seq: frame.seq, error } : { t: 'error', error }) satisfies ServerFrame));
+      if (frame.t === 'event') this.runtime.answered(tab.id, frame, error.code, performance.now());
       return;
     }
     switch (frame.t) {

@@ -3,6 +3,7 @@ import type { AnyServerStateDef, ModelChange } from '../defineState.js';
 import type { ServerFrame } from '../protocol.js';
 import type { ChangeHub } from './changeHub.js';
 import { EventContextImpl } from './eventContext.js';
+import type { RuntimeMetrics } from './metrics.js';
 import type { Tab } from './tab.js';
 
 /** Changes kept per tab and state between two runs; beyond it they collapse into one "everything changed". */
@@ -31,6 +32,7 @@ export class LiveUpdates {
     private readonly logError: (error: unknown, where: Record<string, unknown>) => void,
     private readonly concurrency: number,
     changes: ChangeHub,
+    private readonly metrics?: Pick<RuntimeMetrics, 'liveJobsOk' | 'liveJobsFailed'>,
   ) {
     for (const def of states) {
       for (const model of def.definition.live?.models ?? []) {
@@ -120,18 +122,26 @@ export class LiveUpdates {
         // otherwise run to its end in microtasks, holding every socket's events and writes.
         setImmediate(() => this.pump());
       };
+      // Counted once the job's frames have left (after a shared manager saved the tab); a job
+      // the manager failed counts as failed instead.
+      let lost = false;
       tab.enqueue(
         async () => {
           try {
             const changes = byState.get(def.name) ?? [];
             byState.delete(def.name);
-            await this.run(tab, def, changes);
+            const ok = await this.run(tab, def, changes);
+            tab.afterCurrentJob(() => {
+              if (!lost && this.metrics) this.metrics[ok ? 'liveJobsOk' : 'liveJobsFailed']++;
+            });
           } finally {
             release();
           }
         },
         false,
         (error) => {
+          lost = true;
+          if (this.metrics) this.metrics.liveJobsFailed++;
           byState.delete(def.name);
           release();
           if (!tab.ended) this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
@@ -140,10 +150,11 @@ export class LiveUpdates {
     }
   }
 
-  private async run(tab: Tab, def: AnyServerStateDef, changes: ModelChange[]): Promise<void> {
+  /** Runs one job; false when it failed (logged). */
+  private async run(tab: Tab, def: AnyServerStateDef, changes: ModelChange[]): Promise<boolean> {
     const info = tab.info;
     const live = def.definition.live;
-    if (!info || !live) return;
+    if (!info || !live) return true;
     const ctx = new EventContextImpl(info, def.name, '$live');
     const instance = tab.instance(def);
     try {
@@ -153,13 +164,15 @@ export class LiveUpdates {
       await (this.middleware.length ? compose(this.middleware, ctx, inner) : inner());
       const patch = tab.commit();
       const actions = ctx.takeActions();
-      if (!patch && !actions) return;
+      if (!patch && !actions) return true;
       const frame: ServerFrame = { t: 'patch', patch: patch ?? {} };
       if (actions) frame.actions = actions;
       tab.send(frame);
+      return true;
     } catch (error) {
       tab.revert();
       this.logError(error, { tab: tab.id, state: def.name, handler: '$live' });
+      return false;
     }
   }
 }

@@ -10,6 +10,7 @@ import { ChangeHub } from './changeHub.js';
 import { EventContextImpl } from './eventContext.js';
 import { LiveUpdates } from './liveUpdates.js';
 import type { JoinTokens } from './joinToken.js';
+import { isDatabaseUnavailable, RuntimeMetrics } from './metrics.js';
 import { Tab, type TabConnection } from './tab.js';
 import { startTask } from './task.js';
 import type { Uploads } from './uploads.js';
@@ -46,9 +47,15 @@ export interface RuntimeOptions {
   liveConcurrency: number;
   uploads: Uploads;
   logError: (error: unknown, where: Record<string, unknown>) => void;
+  /**
+   * Writes the one log line of an answered event (undefined: no event lines). `state` and
+   * `handler` are declared names or `_unknown`; `args` is the client's, for development logs only.
+   */
+  logEvent: ((tab: string, state: string, handler: string, ms: number, outcome: string, args: JsonValue | undefined) => void) | undefined;
 }
 
-type EventFrame = { seq: number; state: string; handler: string; args?: JsonValue };
+/** An event frame as the runtime reads it. */
+export type EventFrame = { seq: number; state: string; handler: string; args?: JsonValue };
 /** Background tasks one tab may run at once. */
 const MAX_TASKS = 8;
 
@@ -63,11 +70,14 @@ export class StateRuntime {
   readonly changes: ChangeHub;
   /** Routes committed model changes to the tabs whose states show them. */
   readonly live: LiveUpdates;
+  /** Events, live-update jobs and database failures counted so far. */
+  readonly metrics: RuntimeMetrics;
 
   constructor(private readonly options: RuntimeOptions) {
     for (const def of options.states) this.register(def);
+    this.metrics = new RuntimeMetrics([...this.handlers].map(([state, handlers]) => [state, handlers.keys()]));
     this.changes = new ChangeHub(options.manager.changes);
-    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.liveConcurrency, this.changes);
+    this.live = new LiveUpdates(this.defs.values(), options.middleware, options.logError, options.liveConcurrency, this.changes, this.metrics);
   }
 
   /** The declared state named `name`; throws STRATA_STATE_UNKNOWN_STATE. */
@@ -77,7 +87,6 @@ export class StateRuntime {
     return def;
   }
 
-  /** Attaches a socket to its tab (taking it over from an older socket) and sends the welcome. */
   /**
    * Attaches a socket to its tab (taking it over from an older socket) and sends the welcome.
    * A reconnect (`rejoin`) never makes a new tab: an unknown one is STRATA_STATE_TAB_EXPIRED,
@@ -149,11 +158,44 @@ export class StateRuntime {
     });
   }
 
-  /** Queues an event behind the tab's others (refused at once when the queue is full). */
+  /**
+   * Queues an event behind the tab's others (refused at once when the queue is full). The
+   * event is counted and logged once its answer has left, after the state manager saved the tab.
+   */
   event(tab: Tab, conn: RuntimeConnection, frame: EventFrame): void {
-    if (tab.pending >= this.options.queueLength) return this.refuseQueued(tab, conn, frame.seq);
-    // A job the state manager could not run or save (Redis down, lock lost) still answers its event.
-    tab.enqueue(() => this.runEvent(tab, conn, frame), true, (error) => tab.send({ t: 'result', seq: frame.seq, error: toWireError(error, this.options.production) }));
+    const received = performance.now();
+    if (tab.pending >= this.options.queueLength) {
+      this.refuseQueued(tab, conn, frame.seq);
+      return this.answered(tab.id, frame, 'STRATA_STATE_QUEUE_FULL', received);
+    }
+    // Set when the job answered; cleared when the state manager then failed and answered instead.
+    let outcome: string | undefined;
+    tab.enqueue(
+      async () => {
+        outcome = await this.runEvent(tab, conn, frame);
+        tab.afterCurrentJob(() => {
+          if (outcome !== undefined) this.answered(tab.id, frame, outcome, received);
+        });
+      },
+      true,
+      // A job the state manager could not run or save (Redis down, lock lost) still answers its event.
+      (error) => {
+        const wire = toWireError(error, this.options.production);
+        tab.send({ t: 'result', seq: frame.seq, error: wire });
+        outcome = undefined;
+        this.answered(tab.id, frame, wire.code, received);
+      },
+    );
+  }
+
+  /**
+   * Counts and logs an answered event: one histogram observation, one counter increment,
+   * one log line. `received` is `performance.now()` when its frame arrived.
+   */
+  answered(tab: string, frame: EventFrame, outcome: string, received: number): void {
+    const ms = performance.now() - received;
+    const series = this.metrics.event(frame.state, frame.handler, outcome, ms / 1000);
+    this.options.logEvent?.(tab, series.state, series.handler, ms, outcome, frame.args);
   }
 
   private refuseQueued(tab: Tab, conn: RuntimeConnection, seq?: number): void {
@@ -257,7 +299,8 @@ export class StateRuntime {
     conn.send(JSON.stringify(frame));
   }
 
-  private async runEvent(tab: Tab, conn: RuntimeConnection, frame: EventFrame): Promise<void> {
+  /** Runs one event and sends its result; returns the outcome (`ok` or the error code sent). */
+  private async runEvent(tab: Tab, conn: RuntimeConnection, frame: EventFrame): Promise<string> {
     const { seq } = frame;
     let prepared: Prepared;
     try {
@@ -269,8 +312,9 @@ export class StateRuntime {
       prepared = pending instanceof Promise ? await pending : pending;
     } catch (error) {
       conn.strike();
-      tab.send({ t: 'result', seq, error: toWireError(error, this.options.production) });
-      return;
+      const wire = toWireError(error, this.options.production);
+      tab.send({ t: 'result', seq, error: wire });
+      return wire.code;
     }
     conn.forgive();
     const { def, handler, args } = prepared;
@@ -301,10 +345,14 @@ export class StateRuntime {
       if (actions) result.actions = actions;
       tab.send(result);
       start?.();
+      return 'ok';
     } catch (error) {
       tab.revert();
       if (!isExpectedError(error)) this.options.logError(error, { tab: tab.id, state: def.name, handler: frame.handler, seq });
-      tab.send({ t: 'result', seq, error: toWireError(error, this.options.production) });
+      if (isDatabaseUnavailable(error)) this.metrics.databaseErrors++;
+      const wire = toWireError(error, this.options.production);
+      tab.send({ t: 'result', seq, error: wire });
+      return wire.code;
     }
   }
 
