@@ -40,6 +40,8 @@ export async function registerAuthRoutes(app: FastifyInstance, core: AuthCore): 
 
   app.addHook('preHandler', async (request, reply) => {
     if (!UNSAFE.has(request.method) || request.routeOptions.url === exchangeUrl || core.csrfExempt?.(request)) return;
+    // A route that protects itself says so in its config (the state runtime's upload route: Origin + a session-bound token in a custom header).
+    if ((request.routeOptions.config as { csrfExempt?: unknown } | undefined)?.csrfExempt === true) return;
     const body = request.body as { _csrf?: unknown } | undefined;
     const token = request.headers['x-csrf-token'] ?? (typeof body === 'object' && body !== null ? body._csrf : undefined);
     if (!core.checkCsrf(request.session?.key, token)) {

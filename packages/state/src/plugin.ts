@@ -196,7 +196,8 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
   await fastify.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    scope.post(`${path}/upload`, { preValidation: originCheck(options.allowedOrigins) }, async (request, reply) => {
+    // `csrfExempt`: a CSRF layer (the auth plugin's) leaves this route to its own checks above.
+    scope.post(`${path}/upload`, { preValidation: originCheck(options.allowedOrigins), config: { csrfExempt: true } }, async (request, reply) => {
       try {
         const { tab } = tokens.verify(request.headers['x-strata-token'], options.bindToken?.(request));
         const declared = Number(request.headers['content-length']);

@@ -9,6 +9,8 @@ import { createShop, models } from '../server.js';
 
 export const databases = databaseTargets();
 export const PASSWORD = 'vermilion tugboat orbit';
+/** The secret the test shop signs its join tokens with (a test can forge one to prove the check). */
+export const SECRET = 'shop-test-secret-shop-test-secret-0123';
 
 export async function openDatabase(db: DatabaseTarget): Promise<void> {
   await setup({ ...(await db.prepare()), models });
@@ -28,7 +30,7 @@ afterEach(async () => {
 
 /** The shop on a loopback port (closed after the test). */
 export async function startShop(options: { redisUrl?: string; redisPrefix?: string } = {}): Promise<{ app: FastifyInstance; url: string }> {
-  const app = await createShop({ secret: 'shop-test-secret-shop-test-secret-0123', siteOrigin: 'https://shop.example', sendPasswordReset: () => undefined, ...options });
+  const app = await createShop({ secret: SECRET, siteOrigin: 'https://shop.example', sendPasswordReset: () => undefined, ...options });
   apps.add(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
@@ -58,6 +60,21 @@ export class Visitor {
     if (typeof json.csrf === 'string') this.csrf = json.csrf;
     if (typeof json.token === 'string') this.token = json.token;
     return { status: response.statusCode, body: json };
+  }
+
+  /** The `cookie` header this browser sends. */
+  get cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  /** The CSRF token of the page it opened last. */
+  get csrfToken(): string {
+    return this.csrf;
+  }
+
+  /** The join token of the page it opened last. */
+  get joinToken(): string {
+    return this.token;
   }
 
   /** The same browser (its cookies) talking to another worker. */
