@@ -40,9 +40,14 @@ export interface RedisErrorCounts {
 
 type RedisStateManager<TTab extends StoredTab> = StateManager<TTab> & { roundTrips: number; errors: RedisErrorCounts; ready(): Promise<void>; changes: ChangeBus; signals: SignalBus };
 
-/** Round trips: 1 — lock the tab and, when the stored version differs from ours, load it. */
+/**
+ * Round trips: 1 — lock the tab and, when the stored version differs from ours, load it. A lock
+ * still held under ARGV[4] is this worker's own, left by a save Redis failed: taken over.
+ */
 const LOCK_AND_LOAD = `
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) == false then return {0} end
+local held = redis.call('GET', KEYS[2])
+if held and held ~= ARGV[4] then return {0} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return {1, '0'} end
 if version == ARGV[3] then return {1, version} end
@@ -86,6 +91,8 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
   let onDrop: ((tab: TTab, reason: 'evicted' | 'expired' | 'closed') => void) | undefined;
   const owner = randomBytes(9).toString('base64url');
   const keys = (id: string) => [`${prefix}${id}`, `${prefix}${id}:lock`];
+  /** Tab id → the token of a lock this worker could not release (Redis failed at the save). */
+  const abandoned = new Map<string, string>();
 
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     manager.roundTrips++;
@@ -145,8 +152,11 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
       const deadline = Date.now() + waitMs;
       let answer: [number, string?, string?, string?];
       for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-        answer = (await call(() => redis.eval(LOCK_AND_LOAD, 2, key!, lock!, token, lockMs, String(tab.version)))) as typeof answer;
-        if (answer[0] === 1) break;
+        answer = (await call(() => redis.eval(LOCK_AND_LOAD, 2, key!, lock!, token, lockMs, String(tab.version), abandoned.get(tab.id) ?? ''))) as typeof answer;
+        if (answer[0] === 1) {
+          abandoned.delete(tab.id);
+          break;
+        }
         if (Date.now() > deadline) throw new StateError('STRATA_STATE_UNAVAILABLE', 'This tab is busy on another worker; try again.');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -165,7 +175,16 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
         await saveAndUnlock(tab, key!, lock!, token);
         throw error;
       }
-      await saveAndUnlock(tab, key!, lock!, token);
+      try {
+        await saveAndUnlock(tab, key!, lock!, token);
+      } catch (error) {
+        // Lost lock: another worker took the tab, its state wins and this job's answer is refused.
+        if (tab.version === -1) throw error;
+        // Redis failed after the job ran (its database writes may be committed): the answer stands.
+        // The tab keeps its new state and its old version here, so the next job on this worker
+        // saves it (its lock, still ours, is taken over at once).
+        abandoned.set(tab.id, token);
+      }
       return result;
     },
     touch(tab) {
@@ -173,6 +192,7 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
     },
     delete(id) {
       local.delete(id);
+      abandoned.delete(id);
       void call(() => redis.del(keys(id)[0]!)).catch(() => undefined);
     },
     onDrop(listener) {
