@@ -1,3 +1,3 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({ entry: { model: 'src/model.ts', serializer: 'src/serializer.ts', state: 'src/state.ts', stateSocket: 'src/stateSocket.ts', stateSocketServer: 'src/stateSocketServer.ts', modelState: 'src/modelState.ts', modelStateServer: 'src/modelStateServer.ts', auth: 'src/auth.ts', authServer: 'src/authServer.ts', solid: 'src/solid.ts', shop: 'src/shop.ts' }, format: ['esm'], target: 'node20', clean: true });
+export default defineConfig({ entry: { model: 'src/model.ts', serializer: 'src/serializer.ts', state: 'src/state.ts', stateSocket: 'src/stateSocket.ts', stateSocketServer: 'src/stateSocketServer.ts', modelState: 'src/modelState.ts', modelStateServer: 'src/modelStateServer.ts', auth: 'src/auth.ts', authServer: 'src/authServer.ts', solid: 'src/solid.ts', shop: 'src/shop.ts', fuzz: 'src/fuzz.ts' }, format: ['esm'], target: 'node20', clean: true });

@@ -120,7 +120,8 @@ export type ModelStateVars<TOut> = {
 /** What `save` answers: the saved row, or why nothing was written. */
 export type SaveOutcome<TOut> = { ok: true; row: TOut } | { ok: false; fieldErrors: Record<string, string[]> } | { ok: false; conflict: TOut };
 
-const id = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.pipe(v.string(), v.minLength(1), v.maxLength(64))]);
+/** A primary key as a client may send it: checked against the model's key type before any query. */
+const idOf = (model: AnyModel) => (model.primaryKey === 'uuid' ? v.pipe(v.string(), v.uuid()) : v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER)));
 
 /**
  * A declarative CRUD state over a model and its serializer: a paginated `list`, ordering,
@@ -246,6 +247,7 @@ export function defineModelState<const TName extends string, M extends AnyModel,
     return outcome!;
   }
 
+  const id = idOf(options.model);
   const idArgs = v.strictObject({ id });
   const saveArgs = v.strictObject({ id: v.optional(id), data: v.record(v.string(), v.unknown()), version: v.optional(v.pipe(v.number(), v.integer())) });
   type Spec = { args?: v.GenericSchema | v.GenericSchemaAsync; guard: readonly Guard[]; run(self: Self, args: never, ctx: HandlerContext): unknown };

@@ -310,7 +310,17 @@ function eventLogger(log: FastifyBaseLogger, production: boolean): NonNullable<R
 /** Registers @fastify/websocket with the hard frame limit, or checks the app's registration keeps to it. */
 async function registerWebsocket(fastify: FastifyInstance, hardFrameBytes: number): Promise<void> {
   if (!fastify.hasDecorator('websocketServer')) {
-    await fastify.register(websocket, { options: { maxPayload: hardFrameBytes } });
+    await fastify.register(websocket, {
+      options: { maxPayload: hardFrameBytes },
+      // A client's protocol error (a frame over the hard limit: 1009, text that is not UTF-8: 1007)
+      // is the client's fault, answered by ws with its close code: not a server error to log as one.
+      errorHandler: (error, socket, request) => {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && code.startsWith('WS_ERR_')) request.log.debug({ err: error }, 'websocket protocol error from the client');
+        else request.log.error(error);
+        socket.terminate();
+      },
+    });
     return;
   }
   const maxPayload = (fastify.websocketServer as { options?: { maxPayload?: number } } | undefined)?.options?.maxPayload;

@@ -7,6 +7,13 @@ import type { JsonValue, Patch } from './patch.js';
 /** The protocol version both sides speak; a join with another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Deepest nesting of objects and arrays an inbound frame may hold (the frame itself is level 1).
+ * Deeper frames are refused with STRATA_STATE_BAD_FRAME before any handler sees them: state code
+ * (copies, diffs, schemas) recurses over client data, and recursion that deep overflows the stack.
+ */
+export const MAX_FRAME_DEPTH = 64;
+
 /** Inbound limits of a connection (docs/protocol.md, "Limits"). */
 export interface Limits {
   maxFrameBytes: number;

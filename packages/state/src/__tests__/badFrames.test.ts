@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { join, type RawClient } from './serverHelpers.js';
 import { describe, expect, it } from 'vitest';
+import { MAX_FRAME_DEPTH } from '../protocol.js';
 import { runs, ran, totalRuns, type Frame, open, openTab, waitFor, resultOf, errorFrame, errorFrames, call, expectWorks, closeOf, sleep } from './badInputFixture.js';
 
 describe('state plugin: bad input', () => {
@@ -73,6 +74,33 @@ describe('state plugin: bad input', () => {
       attacker.seq = 0;
       expect((await call(attacker, 'read')).value).toBe(0);
       await expectWorks(victim, 0);
+    });
+  });
+
+  describe('nesting depth', () => {
+    const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+    const event = (seq: number, levels: number) => `{"t":"event","seq":${seq},"state":"counter","handler":"increment","args":{"by":1,"deep":${nested(levels)}}}`;
+
+    // Found by the fuzzer: args 20,000 levels deep reached state code that recurses over client
+    // data (cloneJson) and overflowed the stack inside the event.
+    it('refuses a frame nested deeper than MAX_FRAME_DEPTH with STRATA_STATE_BAD_FRAME and its seq, running nothing', async () => {
+      const server = await open();
+      const [tab, other] = [await openTab(server), await openTab(server)];
+      tab.client.send(event(1, 20_000));
+      // The frame is level 1 and args level 2: arrays from level 3 to MAX_FRAME_DEPTH + 1.
+      tab.client.send(event(1, MAX_FRAME_DEPTH - 1));
+      await waitFor(tab.client, () => errorFrames(tab.client).length === 2);
+      expect(errorFrames(tab.client).map((f) => [f.error?.code, f.seq])).toEqual([
+        ['STRATA_STATE_BAD_FRAME', 1],
+        ['STRATA_STATE_BAD_FRAME', 1],
+      ]);
+      expect(runs.increment).toBeUndefined();
+      // Exactly at the limit the frame is read and the handler runs.
+      tab.client.send(event(1, MAX_FRAME_DEPTH - 2));
+      expect((await resultOf(tab.client, 1)).value).toBe(1);
+      tab.seq = 1;
+      await expectWorks(tab, 1);
+      await expectWorks(other, 0);
     });
   });
 

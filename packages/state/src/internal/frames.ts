@@ -1,6 +1,6 @@
 import { StateError } from '../errors.js';
 import type { JsonValue } from '../patch.js';
-import type { ClientFrame } from '../protocol.js';
+import { type ClientFrame, MAX_FRAME_DEPTH } from '../protocol.js';
 
 /** A frame the server cannot use; `seq` is set when the frame was an event whose seq could be read. */
 export class FrameError extends StateError {
@@ -24,7 +24,8 @@ const MAX_STATES = 64;
 
 /**
  * Parses one inbound text frame, strictly: a JSON object of a known type with exactly its
- * fields, of the right types, and no `__proto__` key anywhere. Throws {@link FrameError}.
+ * fields, of the right types, no `__proto__` key anywhere and at most {@link MAX_FRAME_DEPTH}
+ * levels deep. Throws {@link FrameError}.
  */
 export function parseClientFrame(text: string): ClientFrame {
   let frame: unknown;
@@ -40,8 +41,14 @@ export function parseClientFrame(text: string): ClientFrame {
   const seq = type === 'event' && isSeq(record.seq) ? record.seq : undefined;
   const allowed = FIELDS[type as ClientFrame['t']];
   for (const key of Object.keys(record)) if (!allowed.includes(key)) throw new FrameError(`A ${type} frame has no field ${JSON.stringify(key)}.`, seq);
-  // A cheap scan first: only frames that could spell the key (directly or escaped) get walked.
-  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(record)) throw new FrameError('A frame may not contain a "__proto__" key.', seq);
+  // Cheap scans first: only frames that could spell the key (directly or escaped), or that open
+  // enough brackets to be too deep, get walked.
+  const spellsProto = text.includes('__proto__') || text.includes('\\u');
+  if (spellsProto || opensMoreThan(text, MAX_FRAME_DEPTH)) {
+    const problem = inspectTree(record);
+    if (problem === 'proto') throw new FrameError('A frame may not contain a "__proto__" key.', seq);
+    if (problem === 'deep') throw new FrameError(`A frame may nest objects and arrays at most ${MAX_FRAME_DEPTH} levels deep.`, seq);
+  }
   switch (type) {
     case 'join':
       if (typeof record.v !== 'number') throw new FrameError('A join frame needs a numeric protocol version v.');
@@ -73,13 +80,25 @@ function stateNames(value: unknown): string[] {
   return value as string[];
 }
 
-function hasProtoKey(root: unknown): boolean {
-  const stack = [root];
-  while (stack.length) {
-    const value = stack.pop();
-    if (typeof value !== 'object' || value === null) continue;
-    if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return true;
-    for (const item of Object.values(value)) stack.push(item);
+/** Whether `text` has more than `count` opening brackets (a bound on its nesting depth). */
+function opensMoreThan(text: string, count: number): boolean {
+  let opened = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 0x7b || c === 0x5b) && ++opened > count) return true;
   }
   return false;
+}
+
+/** The first problem of a parsed frame's tree: an own `__proto__` key, or nesting too deep. Iterative, so depth cannot overflow it. */
+function inspectTree(root: object): 'proto' | 'deep' | undefined {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_FRAME_DEPTH) return 'deep';
+    if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return 'proto';
+    for (const item of Object.values(value)) stack.push([item, depth + 1]);
+  }
+  return undefined;
 }
