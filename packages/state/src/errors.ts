@@ -16,6 +16,7 @@ export const stateErrorCodes = {
   STRATA_STATE_UNKNOWN_HANDLER: 'An event names a handler the state does not declare.',
   STRATA_STATE_BAD_ARGS: 'An event’s arguments fail the handler’s schema.',
   STRATA_STATE_REPLAYED: 'An event’s sequence number was already processed.',
+  STRATA_STATE_INTERRUPTED: 'The worker running an event stopped mid-way; it may or may not have taken effect, and does not run again.',
   STRATA_STATE_RATE_LIMITED: 'Too many events, for the connection or for the handler.',
   STRATA_STATE_QUEUE_FULL: 'Too many events of the tab are waiting to run.',
   STRATA_STATE_CANCELLED: 'A background task was cancelled.',

@@ -6,6 +6,10 @@ import type { ChangeBus, ManagedTab, Signal, SignalBus, StateManager } from './s
 /** A tab a shared manager can store: a JSON record, and the version it was last loaded from or saved as. */
 export interface StoredTab extends ManagedTab {
   version: number;
+  /** The highest event sequence number processed. */
+  lastSeq: number;
+  /** An event a dead worker was running (answered STRATA_STATE_INTERRUPTED if sent again). */
+  interrupted?: number;
   /** Ended for good (its session ended): its record is deleted, never saved again. */
   readonly ended?: boolean;
   toRecord(): unknown;
@@ -42,21 +46,29 @@ type RedisStateManager<TTab extends StoredTab> = StateManager<TTab> & { roundTri
 
 /**
  * Round trips: 1 — lock the tab and, when the stored version differs from ours, load it. A lock
- * still held under ARGV[4] is this worker's own, left by a save Redis failed: taken over.
+ * still held under ARGV[4] is this worker's own, left by a save Redis failed: taken over. The
+ * event this job runs (ARGV[5]) is recorded until the save; a record still naming one when a
+ * new job locks it belongs to a worker that died mid-job (returned last).
  */
 const LOCK_AND_LOAD = `
 local held = redis.call('GET', KEYS[2])
 if held and held ~= ARGV[4] then return {0} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local running = redis.call('HGET', KEYS[1], 'running')
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'running', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
 local version = redis.call('HGET', KEYS[1], 'version')
-if not version then return {1, '0'} end
-if version == ARGV[3] then return {1, version} end
-return {1, version, redis.call('HGET', KEYS[1], 'schema'), redis.call('HGET', KEYS[1], 'record')}`;
+if not version then return {1, '0', false, false, running} end
+if version == ARGV[3] then return {1, version, false, false, running} end
+return {1, version, redis.call('HGET', KEYS[1], 'schema'), redis.call('HGET', KEYS[1], 'record'), running}`;
 
 /** Round trip 2 — save and unlock, only while we still hold the lock. */
 const SAVE_AND_UNLOCK = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'schema', ARGV[3], 'record', ARGV[4])
+redis.call('HDEL', KEYS[1], 'running')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('DEL', KEYS[2])
 return 1`;
@@ -146,13 +158,13 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
       keepLocal(tab);
       return tab;
     },
-    async run(tab, job) {
+    async run(tab, job, seq) {
       const [key, lock] = keys(tab.id);
       const token = `${owner}:${randomBytes(6).toString('base64url')}`;
       const deadline = Date.now() + waitMs;
-      let answer: [number, string?, string?, string?];
+      let answer: [number, string?, (string | null)?, (string | null)?, (string | null)?];
       for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-        answer = (await call(() => redis.eval(LOCK_AND_LOAD, 2, key!, lock!, token, lockMs, String(tab.version), abandoned.get(tab.id) ?? ''))) as typeof answer;
+        answer = (await call(() => redis.eval(LOCK_AND_LOAD, 2, key!, lock!, token, lockMs, String(tab.version), abandoned.get(tab.id) ?? '', seq === undefined ? '' : String(seq), idleMs))) as typeof answer;
         if (answer[0] === 1) {
           abandoned.delete(tab.id);
           break;
@@ -160,13 +172,20 @@ export function createRedisStateManager<TTab extends StoredTab>(options: RedisSt
         if (Date.now() > deadline) throw new StateError('STRATA_STATE_UNAVAILABLE', 'This tab is busy on another worker; try again.');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
-      const [, version, storedSchema, record] = answer;
-      if (record !== undefined) {
+      const [, version, storedSchema, record, interrupted] = answer;
+      if (record !== undefined && record !== null) {
         const stored = JSON.parse(record) as { seq: number };
         // After a deploy that changed the states' shape the tab starts from its defaults, but
         // keeps its event sequence, so nothing the old tab ran can run again.
         tab.loadRecord((storedSchema === schema ? stored : { seq: stored.seq, subscribed: [], states: {} }) as never);
         tab.version = Number(version);
+      }
+      // A worker died running event `interrupted`: its effects may be committed, so it never
+      // runs again (at most once); its resend is answered STRATA_STATE_INTERRUPTED.
+      const dead = Number(interrupted);
+      if (interrupted && dead > tab.lastSeq) {
+        tab.interrupted = dead;
+        tab.lastSeq = dead;
       }
       let result: Awaited<ReturnType<typeof job>>;
       try {

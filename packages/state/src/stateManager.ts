@@ -43,8 +43,12 @@ export interface StateManager<TTab extends ManagedTab = ManagedTab> {
    * `STRATA_STATE_QUEUE_FULL` when full of connected tabs.
    */
   open(id: string, create: () => TTab, rejoin?: boolean): Promise<TTab | undefined>;
-  /** Runs one job of the tab with exclusive access to its stored state. */
-  run<T>(tab: TTab, job: () => T | Promise<T>): T | Promise<T>;
+  /**
+   * Runs one job of the tab with exclusive access to its stored state. `seq` is the event's
+   * sequence number when the job runs an event: a shared manager records it while the job
+   * runs, so an event whose worker died mid-way is never run again elsewhere (at most once).
+   */
+  run<T>(tab: TTab, job: () => T | Promise<T>, seq?: number): T | Promise<T>;
   /** Records activity of a tab (LRU order, idle clock). */
   touch(tab: TTab): void;
   /** Forgets a tab. */

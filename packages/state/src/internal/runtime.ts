@@ -98,7 +98,7 @@ export class StateRuntime {
     const id = conn.info.tab;
     const { manager } = this.options;
     const create = () =>
-      new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job) => manager.run(tab, job), (tab, def) => this.live.track(tab, def));
+      new Tab(id, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: id }), (tab, job, seq) => manager.run(tab, job, seq), (tab, def) => this.live.track(tab, def));
     const tab = await this.options.manager.open(id, create, rejoin);
     if (!tab) throw new StateError('STRATA_STATE_TAB_EXPIRED', 'This tab is no longer held by the server; reload the page.');
     if (!conn.isOpen) return undefined;
@@ -127,7 +127,7 @@ export class StateRuntime {
     try {
       const states = tab.snapshots(names, (name) => this.lookup(name)) as Record<string, JsonValue>;
       const token = this.options.tokens.issue({ tab: tab.id, bind: conn.bind, rejoin: true });
-      text = JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: tab.id, token, ack: tab.lastSeq, states } satisfies ServerFrame);
+      text = JSON.stringify({ t: 'welcome', v: PROTOCOL_VERSION, tab: tab.id, token, ack: this.acknowledged(tab), states } satisfies ServerFrame);
     } catch (error) {
       conn.welcome(JSON.stringify({ t: 'error', error: toWireError(error, this.options.production) } satisfies ServerFrame));
       if (!isExpectedError(error)) this.options.logError(error, { tab: tab.id });
@@ -185,7 +185,16 @@ export class StateRuntime {
         outcome = undefined;
         this.answered(tab.id, frame, wire.code, received);
       },
+      frame.seq,
     );
+  }
+
+  /**
+   * The last event a welcome acknowledges: not an interrupted one, so the client sends it again
+   * and hears STRATA_STATE_INTERRUPTED instead of taking it as done.
+   */
+  private acknowledged(tab: Tab): number {
+    return tab.interrupted !== 0 && tab.interrupted === tab.lastSeq ? tab.lastSeq - 1 : tab.lastSeq;
   }
 
   /**
@@ -253,7 +262,7 @@ export class StateRuntime {
     for (const name of names) this.lookup(name);
     const { manager } = this.options;
     const create = () =>
-      new Tab(info.tab, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: info.tab }), (tab, job) => manager.run(tab, job), (tab, def) => this.live.track(tab, def));
+      new Tab(info.tab, (def) => this.lookup(def.name), (error) => this.options.logError(error, { tab: info.tab }), (tab, job, seq) => manager.run(tab, job, seq), (tab, def) => this.live.track(tab, def));
     const tab = (await manager.open(info.tab, create))!;
     tab.info = info;
     return new Promise((resolve, reject) => {
@@ -304,6 +313,7 @@ export class StateRuntime {
     const { seq } = frame;
     let prepared: Prepared;
     try {
+      if (seq === tab.interrupted) throw new StateError('STRATA_STATE_INTERRUPTED', 'The server running this event stopped before answering; it may have taken effect. Reload to see the current state.');
       if (seq <= tab.lastSeq) throw new StateError('STRATA_STATE_REPLAYED', `Event ${seq} was already processed (last: ${tab.lastSeq}).`);
       tab.lastSeq = seq;
       tab.lastSeen = Date.now();

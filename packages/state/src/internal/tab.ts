@@ -28,6 +28,8 @@ export class Tab implements EventScope {
   readonly subscribed = new Set<string>();
   /** The highest event sequence number processed. */
   lastSeq = 0;
+  /** An event a worker that died was running (shared managers): it never runs again. */
+  interrupted = 0;
   /** The stored record's version this tab was last loaded from or saved as (shared managers). */
   version = 0;
   connection: TabConnection | undefined;
@@ -41,7 +43,7 @@ export class Tab implements EventScope {
   readonly tasks = new Map<number, AbortController>();
   private readonly instances = new Map<string, StateInstance>();
   private readonly touchedNow = new Set<StateInstance>();
-  private queue: { job: Job; counted: boolean; fail?: (error: unknown) => void }[] = [];
+  private queue: { job: Job; counted: boolean; fail?: (error: unknown) => void; seq?: number | undefined }[] = [];
   /** A job is running: its frames wait until the state manager has saved its state (dropped if it could not). */
   private inJob = false;
   private held: ServerFrame[] | undefined;
@@ -58,7 +60,7 @@ export class Tab implements EventScope {
     private readonly resolveDef: (def: AnyServerStateDef) => AnyServerStateDef,
     private readonly onJobError: (error: unknown) => void,
     /** Runs each job; the state manager's `run`, so a shared manager can load and save around every one. */
-    private readonly runJob: (tab: Tab, job: Job) => void | Promise<void>,
+    private readonly runJob: (tab: Tab, job: Job, seq: number | undefined) => void | Promise<void>,
     private readonly onInstance: (tab: Tab, def: AnyServerStateDef) => void = () => undefined,
   ) {}
 
@@ -86,10 +88,13 @@ export class Tab implements EventScope {
     return this.waiting;
   }
 
-  /** Queues a job behind the tab's others; `counted` jobs (events) count toward the queue limit. */
-  enqueue(job: Job, counted = false, fail?: (error: unknown) => void): void {
+  /**
+   * Queues a job behind the tab's others; `counted` jobs (events) count toward the queue
+   * limit; `seq` is the event's sequence number (passed to the state manager's `run`).
+   */
+  enqueue(job: Job, counted = false, fail?: (error: unknown) => void, seq?: number): void {
     if (counted) this.waiting++;
-    this.queue.push(fail ? { job, counted, fail } : { job, counted });
+    this.queue.push(fail ? { job, counted, fail, seq } : { job, counted, seq });
     if (!this.running) void this.drain();
   }
 
@@ -117,7 +122,7 @@ export class Tab implements EventScope {
       }
       this.inJob = true;
       try {
-        const pending = this.runJob(this, next.job);
+        const pending = this.runJob(this, next.job, next.seq);
         if (pending) await pending;
         const held = this.held;
         this.inJob = false;
