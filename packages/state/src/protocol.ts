@@ -25,6 +25,7 @@ export interface Limits {
   joinTimeoutMs: number;
   uploadBytes: number;
   uploadsPerTab: number;
+  sendBufferBytes: number;
 }
 
 /** Default limits (the server's options can lower or raise them). */
@@ -47,6 +48,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   uploadBytes: 10 * 1024 * 1024,
   /** Uploads one tab may hold before a handler takes them. */
   uploadsPerTab: 8,
+  /** Outbound data a client has not read (bytes); past it the socket is closed (1008) and cut off a second later. */
+  sendBufferBytes: 4 * 1024 * 1024,
 };
 
 /** WebSocket close codes the server uses. */

@@ -341,10 +341,10 @@ describe.skipIf(!process.env.STRATA_TEST_PG_URL)('strataState database error met
     expect((await call(client, 1, 'db', 'count')).error).toBeUndefined();
     expect((await call(client, 2, 'counter', 'crash')).error?.code).toBe('STRATA_STATE_HANDLER_FAILED');
     expect(server.app.strata.metrics().databaseErrors).toBe(0);
-    expect((await call(client, 3, 'db', 'dropConnection')).error?.code).toBe('STRATA_STATE_HANDLER_FAILED');
+    expect((await call(client, 3, 'db', 'dropConnection')).error?.code).toBe('STRATA_MODEL_UNAVAILABLE');
     const m = server.app.strata.metrics();
     expect(m.databaseErrors).toBe(1);
-    expect(eventCount(m, 'db', 'dropConnection', 'STRATA_STATE_HANDLER_FAILED')).toBe(1);
+    expect(eventCount(m, 'db', 'dropConnection', 'STRATA_MODEL_UNAVAILABLE')).toBe(1);
     expect((await server.app.inject({ method: 'GET', url: '/strata/metrics' })).body).toContain('\nstrata_database_errors_total 1\n');
     // The pool replaces the lost connection.
     expect((await call(client, 4, 'db', 'count')).error).toBeUndefined();

@@ -14,7 +14,11 @@ export interface ConnectionLimits {
   burst: number;
   maxStrikes: number;
   joinTimeoutMs: number;
+  sendBufferBytes: number;
 }
+
+/** How long a socket closed for not reading may take to read the close frame before it is cut off. */
+const UNREAD_CLOSE_GRACE_MS = 1_000;
 
 /** What a connection knows of its upgrade request before the join. */
 export interface UpgradeFacts {
@@ -67,8 +71,17 @@ export class Connection implements RuntimeConnection {
   send(frame: string): void {
     if (this.held || this.socket.readyState !== 1) return;
     // A client that does not read its frames is not allowed to grow the server's buffers.
-    if (this.socket.bufferedAmount > 4 * this.limits.hardFrameBytes) return this.close(CLOSE_CODES.policy, 'The client is not reading its frames.');
+    if (this.socket.bufferedAmount > this.limits.sendBufferBytes) return this.dropUnread();
     this.socket.send(frame);
+  }
+
+  /**
+   * Closes a socket whose client stopped reading: its close frame waits behind the unread data,
+   * so the socket (its buffers, its tab) is cut off if the close is not taken within a second.
+   */
+  private dropUnread(): void {
+    this.close(CLOSE_CODES.policy, 'The client is not reading its frames.');
+    setTimeout(() => this.socket.terminate(), UNREAD_CLOSE_GRACE_MS).unref();
   }
 
   hold(): void {

@@ -101,9 +101,10 @@ export class StateInstance {
     for (const key of Object.keys(this.vars)) {
       if (!Object.hasOwn(stored, key)) continue;
       this.vars[key] = cloneJson(stored[key]!);
-      this.shadow[key] = cloneJson(stored[key]!);
+      // The shadow stays what this worker's socket last got: the next commit sends the difference.
+      this.touched.add(key);
     }
-    for (const entry of this.computed.values()) this.shadow[entry.key] = cloneJson(this.evaluate(entry) as JsonValue);
+    this.scope.touch(this);
   }
 
   /** The client's view of the state (client vars then computed vars), as last sent. */

@@ -231,12 +231,15 @@ export class Tab implements EventScope {
     };
     this.lastSeq = record.seq;
     this.subscribed.clear();
-    this.instances.clear();
     for (const name of record.subscribed) if (lookup(name)) this.subscribed.add(name);
     for (const [name, vars] of Object.entries(record.states)) {
       const def = lookup(name);
       if (def) this.instance(def).loadVars(vars);
     }
+    // What another worker saved went to its socket, not to this one: send the difference now
+    // (already saved, so not held behind the job). A socket waiting for its welcome drops it.
+    const patch = this.commit();
+    if (patch) this.connection?.send(JSON.stringify({ t: 'patch', patch } satisfies ServerFrame));
   }
 
   /** Takes a token from the tab's bucket: `burst` at once, refilled at `eventsPerSecond`. */
