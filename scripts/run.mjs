@@ -3,6 +3,7 @@
 //   npm test         install, build, typecheck and run every test, then print one summary line
 //   npm run example  build the shop, migrate, seed and serve it on a printed URL
 //   npm run bench    build and run the benchmarks
+//   npm run bench:load  build and run the load benchmark (bench/load: 10,000 tabs on one worker)
 // It fetches pnpm into .tools/ when the right one is not on PATH. Node built-ins only.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +24,7 @@ const commands = {
   test: runTests,
   example: runExample,
   bench: runBench,
+  'bench:load': runBenchLoad,
 };
 
 main(process.argv[2]);
@@ -69,6 +71,15 @@ function runBench(pnpm, env) {
   if (built !== 0) fail('Building the benchmarks failed; see the errors above.', built);
   const code = run(pnpm, ['--filter', '@strata/bench', 'bench'], env);
   if (code !== 0) console.error('The benchmarks failed; see the errors above.');
+  return code;
+}
+
+/** @param {string} pnpm @param {NodeJS.ProcessEnv} env @returns {number} */
+function runBenchLoad(pnpm, env) {
+  const built = run(pnpm, ['exec', 'turbo', 'run', 'build', '--filter=@strata/bench...'], env);
+  if (built !== 0) fail('Building the benchmarks failed; see the errors above.', built);
+  const code = run(pnpm, ['--filter', '@strata/bench', 'bench:load'], env);
+  if (code !== 0) console.error('The load benchmark failed; see the errors above.');
   return code;
 }
 

@@ -21,6 +21,9 @@ import type { RedisErrorCounts } from './redisStateManager.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
 
 
+/** Slices of a heartbeat: each tick pings this fraction of the sockets. */
+const HEARTBEAT_SLICES = 30;
+
 /** Options of the {@link strataState} fastify plugin. */
 export interface StrataStateOptions {
   /** Every state the client may use (states they `use` are added). */
@@ -214,17 +217,36 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     });
   });
 
+  // Each socket is pinged once per heartbeat, in slices spread over it: one sweep over 10,000
+  // sockets (pings, refreshed tokens) held the event loop for ~200 ms every 30 s.
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  let sweep: Connection[] = [];
+  let cursor = 0;
+  let sweptAt = Date.now();
   const heartbeat = setInterval(() => {
     const now = Date.now();
-    for (const connection of connections) {
-      if (!connection.alive) connection.socket.terminate();
-      else {
-        connection.alive = false;
-        connection.socket.ping();
-        connection.refreshToken(tokenTtlMs, now);
-      }
+    if (cursor >= sweep.length) {
+      // The next sweep starts one heartbeat after the last one: a socket has that long to answer its ping.
+      if (now - sweptAt < heartbeatMs) return;
+      sweep = [...connections];
+      cursor = 0;
+      sweptAt = now;
     }
-  }, options.heartbeatMs ?? 30_000);
+    const end = Math.min(sweep.length, cursor + Math.ceil(sweep.length / HEARTBEAT_SLICES));
+    for (; cursor < end; cursor++) {
+      const connection = sweep[cursor]!;
+      if (!connections.has(connection)) continue;
+      // No pong since a ping at least half a heartbeat old: the peer is gone.
+      if (!connection.alive) {
+        if (now - connection.pingedAt >= heartbeatMs / 2) connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.pingedAt = now;
+      connection.socket.ping();
+      connection.refreshToken(tokenTtlMs, now);
+    }
+  }, heartbeatMs / HEARTBEAT_SLICES);
   heartbeat.unref();
 
   const worker = randomBytes(9).toString('base64url');

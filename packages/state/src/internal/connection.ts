@@ -36,6 +36,8 @@ export class Connection implements RuntimeConnection {
   info!: ConnectionInfo;
   readonly bind: string | undefined;
   alive = true;
+  /** When the heartbeat last pinged this socket (ms since the epoch). */
+  pingedAt = 0;
   /** When the socket last got a fresh reconnect token (ms). */
   tokenAt = 0;
   private tab: Tab | undefined;
