@@ -68,7 +68,8 @@ async function sqliteTransaction<T>(
     } catch (error) {
       if (client.inTransaction) client.exec('ROLLBACK');
       events.length = 0;
-      throw error;
+      // COMMIT runs outside registry.run: a database locked past the busy timeout is translated here.
+      throw translateError(error, registry);
     }
   } finally {
     if (options.foreignKeysOff) client.pragma('foreign_keys = ON');

@@ -21,13 +21,13 @@ interface DriverError {
 const PG_CODES: Record<string, ConstraintKind> = { '23505': 'unique', '23502': 'notNull', '23503': 'foreignKey', '23514': 'check' };
 
 /** Node socket errors and PostgreSQL SQLSTATEs that mean "the server cannot be reached now" (class 08: connection exceptions). */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY']);
-const UNREACHABLE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly)/;
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN']);
+const UNREACHABLE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|Cannot use a pool after calling end|The database connection is not open)/;
 
 /** True when `error` (or one of its causes) says the database cannot be reached right now. */
 function isUnreachable(error: unknown): boolean {
   for (let e = error as DriverError | undefined, i = 0; e && typeof e === 'object' && i < 5; e = e.cause as DriverError | undefined, i++) {
-    if (typeof e.code === 'string' && (UNREACHABLE.has(e.code) || /^08[0-9A-Z]{3}$/.test(e.code))) return true;
+    if (typeof e.code === 'string' && (UNREACHABLE.has(e.code) || /^08[0-9A-Z]{3}$/.test(e.code) || e.code.startsWith('SQLITE_IOERR'))) return true;
     if (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)) return true;
   }
   return false;

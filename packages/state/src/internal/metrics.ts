@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isStrataError } from '@strata/model';
 import { StateError } from '../errors.js';
 
 /**
@@ -204,29 +205,9 @@ function formatValue(value: number): string {
   return Number.isNaN(value) ? 'NaN' : String(value);
 }
 
-/** Node network error codes of a database that cannot be reached. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
-/** PostgreSQL: shut down, crashed, starting, too many connections (class 08, connection exceptions, is tested apart). */
-const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300']);
-/** Messages of node-postgres and better-sqlite3 for a lost connection, which carry no code. */
-const LOST_CONNECTION = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|The database connection is not open)/;
-
-/**
- * True when `error` (or one of its causes) says the database is unavailable: unreachable,
- * refusing connections, dropping the connection, or busy/locked past its timeout (SQLite).
- * The model layer passes such driver errors through untranslated (only constraint violations
- * become `IntegrityError`), so they are recognised by the drivers' codes and messages.
- */
+/** True when `error` is the model layer's "the database cannot be reached" (STRATA_MODEL_UNAVAILABLE). */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as typeof e, depth++) {
-    const code = e.code;
-    if (typeof code === 'string') {
-      if (NETWORK_CODES.has(code) || PG_UNAVAILABLE.has(code) || (code.length === 5 && code.startsWith('08'))) return true;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR')) return true;
-    }
-    if (typeof e.message === 'string' && LOST_CONNECTION.test(e.message)) return true;
-  }
-  return false;
+  return isStrataError(error, 'STRATA_MODEL_UNAVAILABLE');
 }
 
 /** The content type of the text exposition format. */
