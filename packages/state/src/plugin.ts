@@ -9,6 +9,7 @@ import type { ConnectionInfo, Middleware } from './context.js';
 import type { AnyServerStateDef, ModelChange } from './defineState.js';
 import { StateError } from './errors.js';
 import { Connection, type UpgradeFacts } from './internal/connection.js';
+import { startHeartbeat } from './internal/heartbeat.js';
 import { JoinTokens } from './internal/joinToken.js';
 import { bearerCheck, checkMetricsOptions, closeServer, formatMetrics, listenMetrics, type MetricsOptions, PROMETHEUS_TYPE, serverUrl, type StrataMetrics } from './internal/metrics.js';
 import { type RuntimeOptions, StateRuntime } from './internal/runtime.js';
@@ -20,9 +21,6 @@ import { CLOSE_CODES, DEFAULT_LIMITS, type Limits } from './protocol.js';
 import type { RedisErrorCounts } from './redisStateManager.js';
 import { createMemoryStateManager, type StateManager } from './stateManager.js';
 
-
-/** Slices of a heartbeat: each tick pings this fraction of the sockets. */
-const HEARTBEAT_SLICES = 30;
 
 /** Options of the {@link strataState} fastify plugin. */
 export interface StrataStateOptions {
@@ -217,37 +215,7 @@ export async function strataState(fastify: FastifyInstance, options: StrataState
     });
   });
 
-  // Each socket is pinged once per heartbeat, in slices spread over it: one sweep over 10,000
-  // sockets (pings, refreshed tokens) held the event loop for ~200 ms every 30 s.
-  const heartbeatMs = options.heartbeatMs ?? 30_000;
-  let sweep: Connection[] = [];
-  let cursor = 0;
-  let sweptAt = Date.now();
-  const heartbeat = setInterval(() => {
-    const now = Date.now();
-    if (cursor >= sweep.length) {
-      // The next sweep starts one heartbeat after the last one: a socket has that long to answer its ping.
-      if (now - sweptAt < heartbeatMs) return;
-      sweep = [...connections];
-      cursor = 0;
-      sweptAt = now;
-    }
-    const end = Math.min(sweep.length, cursor + Math.ceil(sweep.length / HEARTBEAT_SLICES));
-    for (; cursor < end; cursor++) {
-      const connection = sweep[cursor]!;
-      if (!connections.has(connection)) continue;
-      // No pong since a ping at least half a heartbeat old: the peer is gone.
-      if (!connection.alive) {
-        if (now - connection.pingedAt >= heartbeatMs / 2) connection.socket.terminate();
-        continue;
-      }
-      connection.alive = false;
-      connection.pingedAt = now;
-      connection.socket.ping();
-      connection.refreshToken(tokenTtlMs, now);
-    }
-  }, heartbeatMs / HEARTBEAT_SLICES);
-  heartbeat.unref();
+  const heartbeat = startHeartbeat(connections, options.heartbeatMs ?? 30_000, tokenTtlMs);
 
   const worker = randomBytes(9).toString('base64url');
   const topics = new Map<string, Set<(payload: unknown) => void>>();
