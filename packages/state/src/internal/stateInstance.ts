@@ -1,8 +1,9 @@
 import { assertClientValue } from '../clientValue.js';
 import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
-import { applyPatch, type DiffOptions, diff, formatPath, type JsonValue, type Patch } from '../patch.js';
+import { type DiffOptions, diff, formatPath, type JsonValue, type Patch } from '../patch.js';
 import { cloneJson } from './cloneJson.js';
+import { ReusableSet } from './reusableSet.js';
 import { stateSelves } from './stateSelves.js';
 
 type Computed = (self: unknown) => unknown;
@@ -37,6 +38,15 @@ export interface EventScope {
 /**
  * One state of one tab: its live vars, backend vars and computed vars, the copy of what
  * the client last received (`shadow`), and the bookkeeping to send only what changed.
+ *
+ * A var holds one copy between events: an untouched var *is* its shadow value (the same
+ * object, deep-frozen), and a handler's first read or write of it takes a private copy
+ * (`touched`). The commit keeps whichever copy is current (the new one, frozen, when it
+ * changed; the older one when equal), so an idle tab holds each value once and an event
+ * keeps one copy of what it changed — which matters to the collector when thousands of tabs
+ * hold lists. Frozen, the shadow cannot drift from what the client holds: a computed var
+ * that sorts its input in place, or a handler that kept a reference past its event, gets a
+ * TypeError at the faulty line instead.
  */
 export class StateInstance {
   readonly name: string;
@@ -44,10 +54,15 @@ export class StateInstance {
   private readonly backend: Record<string, unknown>;
   private readonly computed: Map<string, ComputedEntry>;
   private readonly uses: Map<string, StateInstance>;
-  /** Exactly what the client holds: client vars and computed vars, as JSON. */
+  /** Exactly what the client holds: client vars and computed vars, as deep-frozen JSON. */
   private readonly shadow: Record<string, JsonValue> = {};
-  /** Client vars read or written since the last commit (a read may be followed by a nested write). */
-  private readonly touched = new Set<string>();
+  /**
+   * Client vars read or written by a handler since the last commit (a read may be followed by
+   * a nested write): each has its own copy in `vars`; every other var is its shadow value.
+   */
+  private readonly touched = new ReusableSet<string>();
+  /** Vars and computed vars whose diff found a change, between {@link commitVars} and {@link recordSent}. */
+  private readonly changed = new ReusableSet<string>();
   /** Computed entries (of any state of the tab) that read a key of this state. */
   private dependents: Map<string, Set<ComputedEntry>> | undefined;
   private selfProxy: object | undefined;
@@ -65,7 +80,8 @@ export class StateInstance {
     this.vars = definition.vars();
     for (const [key, value] of Object.entries(this.vars)) {
       assertClientValue(this.name, key, value);
-      this.shadow[key] = cloneJson(value as JsonValue);
+      // A copy (the factory may hand out shared objects), held once: by the var and its shadow.
+      this.vars[key] = this.shadow[key] = deepFreeze(cloneJson(value as JsonValue));
     }
     // States without backend vars, uses or computed vars share empty containers: an idle tab stays small.
     this.backend = definition.backend?.() ?? NONE;
@@ -76,7 +92,8 @@ export class StateInstance {
     for (const [key, fn] of Object.entries((definition.computed ?? {}) as Record<string, Computed>)) {
       this.computed.set(key, { owner: this, key, fn, value: undefined, deps: new Map(), committedDeps: new Map(), dirty: true });
     }
-    for (const entry of this.computed.values()) this.shadow[entry.key] = cloneJson(this.evaluate(entry) as JsonValue);
+    // A computed value is a frozen copy, never changed in place: the shadow holds that very value.
+    for (const entry of this.computed.values()) this.shadow[entry.key] = this.evaluate(entry) as JsonValue;
     for (const entry of this.computed.values()) entry.committedDeps = entry.deps;
   }
 
@@ -120,11 +137,13 @@ export class StateInstance {
    */
   commitVars(dirtied: Set<StateInstance>): Patch {
     const ops: Patch = [];
-    for (const key of this.touched) {
+    for (let i = 0; i < this.touched.size; i++) {
+      const key = this.touched.at(i);
       const changed = diff(this.shadow[key]!, this.vars[key] as JsonValue, [key], this.diffOptions);
       if (changed.length === 0) continue;
       for (const op of changed) if ('value' in op) assertClientValue(this.name, formatPath(op.path).slice(1), op.value);
       ops.push(...changed);
+      this.changed.add(key);
       this.markDependents(key, dirtied);
     }
     return ops;
@@ -138,24 +157,41 @@ export class StateInstance {
       const changed = diff(this.shadow[entry.key]!, this.evaluate(entry) as JsonValue, [entry.key], this.diffOptions);
       if (changed.length === 0) continue;
       ops.push(...changed);
+      this.changed.add(entry.key);
       this.markDependents(entry.key, dirtied);
     }
     return ops;
   }
 
-  /** Records ops as received by the client (values are cloned: the live state moves on). */
-  recordSent(ops: Patch): void {
+  /**
+   * Records the committed ops as received by the client. The shadow takes the current values
+   * themselves (what applying the ops to it would give): a changed var's copy is frozen and
+   * becomes its shadow, an unchanged one's copy is dropped. The ops' values are parts of
+   * those frozen values, so they stay safe to serialize.
+   */
+  recordSent(): void {
+    for (let i = 0; i < this.touched.size; i++) {
+      const key = this.touched.at(i);
+      if (this.changed.has(key)) this.shadow[key] = deepFreeze(this.vars[key] as JsonValue);
+      else this.vars[key] = this.shadow[key];
+    }
     this.touched.clear();
-    for (const entry of this.computed.values()) entry.committedDeps = entry.deps;
-    if (ops.length) applyPatch(this.shadow, ops.map((op) => ('value' in op ? { ...op, value: cloneJson(op.value) } : op)));
+    for (const entry of this.computed.values()) {
+      // Computed values are frozen copies, never changed in place.
+      if (this.changed.has(entry.key)) this.shadow[entry.key] = entry.value as JsonValue;
+      entry.committedDeps = entry.deps;
+    }
+    this.changed.clear();
   }
 
   /** Puts every touched var and every computed var back to what the client holds, after a failure. */
   revert(): void {
-    for (const key of this.touched) this.vars[key] = cloneJson(this.shadow[key]!);
+    for (let i = 0; i < this.touched.size; i++) this.vars[this.touched.at(i)] = this.shadow[this.touched.at(i)];
     this.touched.clear();
+    this.changed.clear();
     for (const entry of this.computed.values()) {
-      entry.value = deepFreeze(cloneJson(this.shadow[entry.key]!));
+      // The shadow's value of a computed var is always a frozen copy (see evaluate).
+      entry.value = this.shadow[entry.key];
       entry.dirty = false;
       // The failed job may have re-tracked the inputs against values that are now reverted.
       if (entry.deps !== entry.committedDeps) {
@@ -204,8 +240,10 @@ export class StateInstance {
       let keys = active.deps.get(this);
       if (!keys) active.deps.set(this, (keys = new Set()));
       keys.add(key);
-    } else {
-      // A handler that reads a var may change something inside it; the commit diffs it.
+    } else if (!this.touched.has(key)) {
+      // A handler that reads a var may change something inside it: it gets its own copy
+      // (the shadow is frozen), and the commit diffs it.
+      this.vars[key] = cloneJson(this.shadow[key]!);
       this.touched.add(key);
       this.scope.touch(this);
     }

@@ -3,6 +3,7 @@ import type { AnyServerStateDef } from '../defineState.js';
 import { StateError } from '../errors.js';
 import type { JsonValue, Patch } from '../patch.js';
 import type { ServerFrame, StatePatches } from '../protocol.js';
+import { ReusableSet } from './reusableSet.js';
 import { type EventScope, StateInstance } from './stateInstance.js';
 
 /** A tab as a shared state manager stores it. */
@@ -42,7 +43,7 @@ export class Tab implements EventScope {
   ended = false;
   readonly tasks = new Map<number, AbortController>();
   private readonly instances = new Map<string, StateInstance>();
-  private readonly touchedNow = new Set<StateInstance>();
+  private readonly touchedNow = new ReusableSet<StateInstance>();
   private queue: { job: Job; counted: boolean; fail?: (error: unknown) => void; seq?: number | undefined }[] = [];
   /** A job is running: its frames wait until the state manager has saved its state (dropped if it could not). */
   private inJob = false;
@@ -145,13 +146,15 @@ export class Tab implements EventScope {
 
   /**
    * Commits what the current job changed and records it as sent: returns the patches of
-   * subscribed states (undefined when nothing the client sees changed). Serialize them
-   * before anything else runs: their values are the live state.
+   * subscribed states (undefined when nothing the client sees changed). Their values are
+   * the state's own (shared with what the client holds), so they must not be changed.
    */
   commit(): StatePatches | undefined {
     if (this.touchedNow.size === 0) return undefined;
-    const involved = new Set<StateInstance>(this.touchedNow);
-    const dirtied = new Set<StateInstance>(this.touchedNow);
+    const touched: StateInstance[] = [];
+    for (let i = 0; i < this.touchedNow.size; i++) touched.push(this.touchedNow.at(i));
+    const involved = new Set<StateInstance>(touched);
+    const dirtied = new Set<StateInstance>(touched);
     const changes = new Map<StateInstance, Patch>();
     let patches: StatePatches | undefined;
     const add = (instance: StateInstance, ops: Patch) => {
@@ -161,7 +164,7 @@ export class Tab implements EventScope {
       else changes.set(instance, ops);
     };
     try {
-      for (const instance of this.touchedNow) add(instance, instance.commitVars(dirtied));
+      for (const instance of touched) add(instance, instance.commitVars(dirtied));
       while (dirtied.size) {
         const round = [...dirtied];
         dirtied.clear();
@@ -171,10 +174,10 @@ export class Tab implements EventScope {
         }
       }
       for (const instance of involved) {
-        const ops = changes.get(instance) ?? [];
-        // The shadow takes copies, so the ops' live values are safe to serialize in this same tick.
-        instance.recordSent(ops);
-        if (ops.length && this.subscribed.has(instance.name)) (patches ??= {})[instance.name] = ops;
+        const ops = changes.get(instance);
+        // The ops' values become the shadow, which nothing changes in place: safe to serialize later.
+        instance.recordSent();
+        if (ops && this.subscribed.has(instance.name)) (patches ??= {})[instance.name] = ops;
       }
     } catch (error) {
       for (const instance of involved) instance.revert();
@@ -187,7 +190,7 @@ export class Tab implements EventScope {
 
   /** Undoes the current job's changes to client vars (after a failure). */
   revert(): void {
-    for (const instance of this.touchedNow) instance.revert();
+    for (let i = 0; i < this.touchedNow.size; i++) this.touchedNow.at(i).revert();
     this.touchedNow.clear();
   }
 
