@@ -6,10 +6,11 @@
  *
  * Env: LOAD_TABS (10000), LOAD_SECONDS (60), LOAD_PERIOD_MS (10000), LOAD_RAMP (tabs opened
  * per second, 500), LOAD_PER_GENERATOR (2500), LOAD_BURST_SECONDS (5), LOAD_BURST_TABS (per
- * generator, 100), LOAD_WORKLOADS (raw,counter,products,redis2), STRATA_BENCH_REDIS_URL (the
+ * generator, 100), LOAD_WORKLOADS (raw,counter,products,products-start,redis2), STRATA_BENCH_REDIS_URL (the
  * Redis workload is skipped without it), LOAD_TIMEOUT_SECONDS (watchdog), LOAD_OUT (results file),
  * STRATA_BENCH_PROF (a directory: each worker writes a CPU profile there), LOAD_HEARTBEAT_MS (diagnostic:
- * the Strata workers' heartbeatMs).
+ * the Strata workers' heartbeatMs), LOAD_WORKER_FLAGS (diagnostic: extra Node flags for the workers), LOAD_HEAP_SAMPLE (diagnostic: a directory;
+ * each worker writes there a sampled profile of the allocations that reached the old generation in the window).
  */
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -31,10 +32,12 @@ const PER_GENERATOR = env('LOAD_PER_GENERATOR', 2_500);
 const BURST_SECONDS = env('LOAD_BURST_SECONDS', 5);
 const BURST_TABS = env('LOAD_BURST_TABS', 100);
 const REDIS_URL = process.env.STRATA_BENCH_REDIS_URL;
-const WORKLOADS = (process.env.LOAD_WORKLOADS ?? 'raw,counter,products,redis2').split(',');
+const WORKLOADS = (process.env.LOAD_WORKLOADS ?? 'raw,counter,products,products-start,redis2').split(',');
 const OUT = process.env.LOAD_OUT ?? fileURLToPath(new URL('../../load/results.md', import.meta.url));
 /** With STRATA_BENCH_PROF=dir, each worker writes a CPU profile there (as the other benchmarks do). */
 const PROFILE = process.env.STRATA_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STRATA_BENCH_PROF}`] : [];
+/** LOAD_WORKER_FLAGS: extra Node/V8 flags for the workers (diagnostic, e.g. `--trace-gc`). */
+const WORKER_FLAGS = (process.env.LOAD_WORKER_FLAGS ?? '').split(' ').filter(Boolean);
 /** Time to wait for every tab to settle in before the idle heap is read. */
 const SETTLE_MS = 2_000;
 
@@ -44,7 +47,12 @@ interface Plan {
   workload: Workload;
   servers: { mode: ServerMode; cpus?: string }[];
   generatorCpus?: string;
+  /** Node flags of the workers besides --expose-gc. */
+  flags?: string[];
 }
+
+/** What `strata start` sets (STRATA_HEAP_GROWTH, default 50): V8's old generation grows 50 % between full collections. */
+const STRATA_START_FLAGS = ['--heap-growing-percent=50'];
 
 const PINNED = hasTaskset() && cpus().length >= 2;
 /** Pinned to core `n` when the machine has taskset and a second core; else left to the scheduler. */
@@ -52,7 +60,15 @@ const on = (n: string) => (PINNED ? { cpus: n } : {});
 const PLANS: Plan[] = [
   { key: 'raw', label: 'raw fastify ws counter (baseline)', workload: 'counter', servers: [{ mode: 'raw', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
   { key: 'counter', label: 'strata counter, 1 worker, memory', workload: 'counter', servers: [{ mode: 'counter', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
-  { key: 'products', label: 'strata ModelState page, 1 worker', workload: 'products', servers: [{ mode: 'products', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
+  { key: 'products', label: 'strata ModelState page, 1 worker, V8 defaults', workload: 'products', servers: [{ mode: 'products', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
+  {
+    key: 'products-start',
+    label: 'strata ModelState page, 1 worker, as strata start',
+    workload: 'products',
+    servers: [{ mode: 'products', ...on('0') }],
+    flags: STRATA_START_FLAGS,
+    ...(PINNED ? { generatorCpus: '1' } : {}),
+  },
   // Two workers take both cores, so the generators are left to the scheduler.
   { key: 'redis2', label: 'strata counter, 2 workers + Redis', workload: 'counter', servers: [{ mode: 'counter-redis', ...on('0') }, { mode: 'counter-redis', ...on('1') }] },
 ];
@@ -79,7 +95,7 @@ async function end(child: Child, message: Command | { type: 'stop' }): Promise<v
 async function startServers(plan: Plan, prefix: string): Promise<{ servers: Child[]; targets: Target[] }> {
   const servers = await Promise.all(
     plan.servers.map(({ mode, cpus: pinned }) =>
-      startProcess('./server.js', [mode], { execArgv: ['--expose-gc', ...PROFILE], ...(pinned ? { cpus: pinned } : {}), env: { STRATA_LOAD_REDIS_URL: REDIS_URL, STRATA_LOAD_REDIS_PREFIX: prefix } }),
+      startProcess('./server.js', [mode], { execArgv: ['--expose-gc', ...(plan.flags ?? []), ...PROFILE, ...WORKER_FLAGS], ...(pinned ? { cpus: pinned } : {}), env: { STRATA_LOAD_REDIS_URL: REDIS_URL, STRATA_LOAD_REDIS_PREFIX: prefix } }),
     ),
   );
   return { servers, targets: servers.map((server, i) => ({ address: server.ready.address as string, raw: plan.servers[i]!.mode === 'raw' })) };

@@ -4,7 +4,8 @@
  * are Strata states on the memory manager; `counter-redis` keeps tabs in Redis under the
  * prefix in STRATA_LOAD_REDIS_PREFIX (several workers share it). Answers the runner over IPC.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -115,6 +116,25 @@ async function strataMetrics(): Promise<unknown> {
   return typeof metrics === 'function' ? await metrics() : undefined;
 }
 
+let sampling: Session | undefined;
+/**
+ * Diagnostic (LOAD_HEAP_SAMPLE=dir): samples, over the measuring window, the allocations that
+ * outlived the young generation — what fills the old one and brings on full collections —
+ * and writes them to dir/promoted.heapprofile (open it in Chrome DevTools' Memory tab).
+ */
+async function promotedSample(dir: string): Promise<void> {
+  const post = (method: string, params?: object) =>
+    new Promise<{ profile?: unknown }>((resolve, reject) => sampling!.post(method, params, (error, result) => (error ? reject(error) : resolve(result as { profile?: unknown }))));
+  if (!sampling) {
+    sampling = new Session();
+    sampling.connect();
+    await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+    return;
+  }
+  const { profile } = await post('HeapProfiler.stopSampling');
+  writeFileSync(join(dir, 'promoted.heapprofile'), JSON.stringify(profile));
+}
+
 async function stop(): Promise<never> {
   await app.close().catch(() => undefined);
   if (databaseDir) rmSync(databaseDir, { recursive: true, force: true });
@@ -125,6 +145,7 @@ process.on('message', async (message: { type: string }) => {
   const reply = (payload: Record<string, unknown>) => process.send!({ type: message.type, ...payload });
   if (message.type === 'memory') reply(memory());
   if (message.type === 'cpu') reply({ ...process.cpuUsage(), at: Date.now() });
+  if (message.type === 'stats' && process.env.LOAD_HEAP_SAMPLE) await promotedSample(process.env.LOAD_HEAP_SAMPLE);
   if (message.type === 'stats') reply({ redisRoundTrips: redisRoundTrips(), metrics: await strataMetrics(), stalls: stalls() });
   if (message.type === 'stop') await stop();
 });

@@ -25,6 +25,8 @@ export interface Settings {
   readonly metricsToken: string | undefined;
   /** Port of a separate metrics server on 127.0.0.1 (no auth); unset: none. */
   readonly metricsPort: number | undefined;
+  /** How far `strata start` lets V8's old generation grow between full collections, in %; 0: V8's own choice. */
+  readonly heapGrowthPercent: number;
 }
 
 /** One documented environment variable, for `strata --help` and the docs. */
@@ -77,6 +79,7 @@ const envSchema = v.object({
   STRATA_SECURE_COOKIES: toBoolean,
   STRATA_METRICS_TOKEN: v.optional(v.pipe(v.string(), v.minLength(32))),
   STRATA_METRICS_PORT: v.optional(toInteger(1, 65_535)),
+  STRATA_HEAP_GROWTH: toInteger(0, 400),
 });
 
 type VariableName = keyof typeof envSchema.entries;
@@ -92,6 +95,7 @@ const DEV_DEFAULTS = {
   HOST: '127.0.0.1',
   STRATA_WORKERS: '1',
   STRATA_SECURE_COOKIES: 'false',
+  STRATA_HEAP_GROWTH: '50',
 } satisfies Partial<Record<VariableName, string>>;
 
 /** Variables that may stay unset in every environment. */
@@ -101,7 +105,7 @@ const OPTIONAL = new Set<string>(['REDIS_URL', 'STRATA_METRICS_TOKEN', 'STRATA_M
 const DEFAULTS: Record<StrataEnv, Partial<Record<VariableName, string>>> = {
   development: DEV_DEFAULTS,
   test: { ...DEV_DEFAULTS, STRATA_DEBUG: 'false' },
-  production: { DATABASE_URL: DEV_DEFAULTS.DATABASE_URL, STRATA_DEBUG: 'false', PORT: '3000', HOST: '0.0.0.0', STRATA_WORKERS: '1', STRATA_SECURE_COOKIES: 'true' },
+  production: { DATABASE_URL: DEV_DEFAULTS.DATABASE_URL, STRATA_DEBUG: 'false', PORT: '3000', HOST: '0.0.0.0', STRATA_WORKERS: '1', STRATA_SECURE_COOKIES: 'true', STRATA_HEAP_GROWTH: '50' },
 };
 
 interface VariableDoc {
@@ -127,6 +131,11 @@ const VARIABLES: Record<VariableName, VariableDoc> = {
   STRATA_SECURE_COOKIES: { field: 'secureCookies', meaning: 'Marks cookies Secure (sent over HTTPS only).', expected: '1, 0, true or false' },
   STRATA_METRICS_TOKEN: { field: 'metricsToken', meaning: 'Serves Prometheus metrics at /strata/metrics to requests with `Authorization: Bearer <token>`.', expected: 'a random string of at least 32 characters', secret: true },
   STRATA_METRICS_PORT: { field: 'metricsPort', meaning: 'Serves Prometheus metrics without auth at /metrics on this port of 127.0.0.1 (for a scraper on the same machine).', expected: 'an integer from 1 to 65535' },
+  STRATA_HEAP_GROWTH: {
+    field: 'heapGrowthPercent',
+    meaning: 'How much the JavaScript heap may grow between full garbage collections in `strata start`, in % (0: V8 decides). Rarer full collections keep event latency flat with thousands of tabs per worker; the heap may peak that much above what is live.',
+    expected: 'an integer from 0 to 400',
+  },
 };
 
 const NAMES = Object.keys(VARIABLES) as VariableName[];
@@ -163,6 +172,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     secureCookies: out.STRATA_SECURE_COOKIES,
     metricsToken: out.STRATA_METRICS_TOKEN,
     metricsPort: out.STRATA_METRICS_PORT,
+    heapGrowthPercent: out.STRATA_HEAP_GROWTH,
   });
 }
 

@@ -31,6 +31,7 @@ describe('loadSettings', () => {
       secureCookies: false,
       metricsToken: undefined,
       metricsPort: undefined,
+      heapGrowthPercent: 50,
     });
     expect(Object.isFrozen(settings)).toBe(true);
     expect(Object.isFrozen(settings.allowedHosts)).toBe(true);
@@ -56,6 +57,7 @@ describe('loadSettings', () => {
       STRATA_SECURE_COOKIES: '0',
       STRATA_METRICS_TOKEN: 'a-metrics-token-of-32-characters-or-more',
       STRATA_METRICS_PORT: '9464',
+      STRATA_HEAP_GROWTH: '0',
       UNRELATED: 'ignored',
     });
     expect(settings).toEqual({
@@ -73,6 +75,7 @@ describe('loadSettings', () => {
       secureCookies: false,
       metricsToken: 'a-metrics-token-of-32-characters-or-more',
       metricsPort: 9464,
+      heapGrowthPercent: 0,
     });
     expect(loadSettings({ REDIS_URL: '  ', PORT: '' }).redisUrl).toBeUndefined();
   });
@@ -146,6 +149,7 @@ describe('loadSettings', () => {
       'STRATA_METRICS_PORT must be an integer from 1 to 65535 (got "0")',
     ]);
     expect(error.message).not.toContain(token);
+    expect(settingsError({ STRATA_HEAP_GROWTH: '401' }).problems).toEqual(['STRATA_HEAP_GROWTH must be an integer from 0 to 400 (got "401")']);
     expect(settingsError({ STRATA_METRICS_PORT: '9464x' }).problems).toEqual(['STRATA_METRICS_PORT must be an integer from 1 to 65535 (got "9464x")']);
     expect(loadSettings({ STRATA_METRICS_TOKEN: 'x'.repeat(32) })).toMatchObject({ metricsToken: 'x'.repeat(32), metricsPort: undefined });
     expectTypeOf<Settings['metricsPort']>().toEqualTypeOf<number | undefined>();
@@ -173,6 +177,7 @@ describe('describeSettings', () => {
       'STRATA_SECURE_COOKIES',
       'STRATA_METRICS_TOKEN',
       'STRATA_METRICS_PORT',
+      'STRATA_HEAP_GROWTH',
     ]);
     const byName = Object.fromEntries(described.map((setting) => [setting.name, setting]));
     expect(byName.STRATA_DEBUG?.default).toBe('development: true; production, test: false');
@@ -181,6 +186,7 @@ describe('describeSettings', () => {
     expect(byName.STRATA_SECRET_KEY?.default).not.toContain(DEV_SECRET_KEY);
     expect(byName.STRATA_METRICS_TOKEN?.default).toBe('unset');
     expect(byName.STRATA_METRICS_PORT?.default).toBe('unset');
+    expect(byName.STRATA_HEAP_GROWTH?.default).toBe('50');
     for (const setting of described) expect(setting.meaning.length).toBeGreaterThan(10);
   });
 });

@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppServer, StrataApp } from '../app.js';
 import { assertSafeToStart } from '../check.js';
@@ -43,6 +44,7 @@ export async function start(ctx: CommandContext): Promise<void> {
   const app = await ctx.app();
   const make = serverOf(app);
   if (settings.env === 'production') await assertSafeToStart(settings, app);
+  applyHeapGrowth(settings.heapGrowthPercent);
   if (workers > 1 && cluster.isPrimary) {
     ctx.stdout.write(`Starting ${workers} workers of ${app.name}\n`);
     const forks = Array.from({ length: workers }, () => cluster.fork({ STRATA_WORKERS: '1' }));
@@ -54,6 +56,18 @@ export async function start(ctx: CommandContext): Promise<void> {
     return;
   }
   await serve(ctx, settings, app, () => make(settings, {}), 'Serving');
+}
+
+/**
+ * Fixes how much V8's old generation grows between full collections (every process of
+ * `strata start` sets it, cluster workers included). A worker holding thousands of tabs
+ * keeps each tab's last page for seconds, so those values reach the old generation; with
+ * V8's own choice (~15–30 % growth there) a full collection — marking the whole heap,
+ * hundreds of milliseconds on one core — comes every few seconds and events queue behind
+ * it. See docs/performance.md for the figures.
+ */
+export function applyHeapGrowth(percent: number): void {
+  if (percent > 0) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
 /** `strata build`: the browser assets and the SSR bundle, with Vite. */
