@@ -109,6 +109,20 @@ const Job = defineState('job', {
         return out;
       },
     }),
+    // Awaits nothing but its own updates for 400 ms (a tight loop of microtasks).
+    busy: h.task({
+      run: async (task) => {
+        const started = performance.now();
+        let updates = 0;
+        while (performance.now() - started < 400) {
+          await task.update((s) => {
+            s.progress = Math.floor((performance.now() - started) / 100);
+          });
+          updates++;
+        }
+        return updates;
+      },
+    }),
     returnsDate: h.task({ run: async () => new Date(0) as unknown as string }),
     refuses: h.task({
       run: async () => {
@@ -162,6 +176,30 @@ describe('background tasks', () => {
     expect(await client.next((f) => f.t === 'done')).toEqual({ t: 'done', seq: 1, value: 'released' });
     expect(client.frames.filter((f) => f.t === 'patch')).toEqual([{ t: 'patch', patch: { job: [{ op: 'set', path: ['note'], value: 'released' }] } }]);
     client.socket.close();
+  });
+
+  it('that only await their own updates still let the event loop turn: other tabs and timers are served meanwhile', async () => {
+    const s = await serve();
+    const { client } = await join(s, ['job']);
+    const { client: other } = await join(s, ['job']);
+    expect(await call(client, 1, 'job', 'busy')).toEqual({ t: 'result', seq: 1, task: true });
+    const started = performance.now();
+    let timerAt: number | undefined;
+    setTimeout(() => {
+      timerAt = performance.now() - started;
+    }, 0);
+    const pong = await call(other, 1, 'job', 'ping');
+    const pongAt = performance.now() - started;
+    const done = (await client.next((f) => f.t === 'done', 5_000)) as Done;
+    const doneAt = performance.now() - started;
+    expect(pong.value).toBe('pong');
+    // Answered while the task still ran (it runs 400 ms), not after it.
+    expect(doneAt - pongAt).toBeGreaterThan(200);
+    expect(timerAt).toBeLessThan(200);
+    // And the task itself kept going at speed.
+    expect(done.value).toBeGreaterThan(100);
+    client.socket.close();
+    other.socket.close();
   });
 
   it('are cancelled by the client: the signal aborts and done carries STRATA_STATE_CANCELLED', async () => {

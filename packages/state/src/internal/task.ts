@@ -8,8 +8,17 @@ import type { StateInstance } from './stateInstance.js';
 import type { Tab } from './tab.js';
 import { isExpectedError, toWireError } from './wireError.js';
 
+/**
+ * How long a task may run updates back to back without the event loop turning. A task that
+ * awaits nothing but its own updates chains microtasks only; past this, its next update waits
+ * for a turn, so sockets, timers and other tabs' events are served meanwhile.
+ */
+const UPDATE_TURN_MS = 10;
+
 class TaskContextImpl extends EventContextImpl implements TaskContext<object> {
   readonly signal: AbortSignal;
+  /** When this task's current run of updates began (cleared once the event loop turns). */
+  private runStart: number | undefined;
 
   constructor(
     parent: EventContextImpl,
@@ -24,6 +33,16 @@ class TaskContextImpl extends EventContextImpl implements TaskContext<object> {
   }
 
   update(change: (self: object) => void): Promise<void> {
+    const now = performance.now();
+    if (this.runStart === undefined) {
+      this.runStart = now;
+      setImmediate(() => {
+        this.runStart = undefined;
+      });
+    } else if (now - this.runStart > UPDATE_TURN_MS) {
+      // The loop has not turned for a while: let it (the immediate above runs first and clears runStart).
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.update(change));
+    }
     return new Promise((resolve, reject) => {
       this.owner.enqueue(() => {
         if (this.signal.aborted) return reject(this.signal.reason);
