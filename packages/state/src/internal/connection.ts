@@ -192,6 +192,8 @@ export class Connection implements RuntimeConnection {
 
   private async join(frame: Extract<ClientFrame, { t: 'join' }>): Promise<void> {
     clearTimeout(this.joinTimer);
+    // A cleared timer still holds its callback and this connection's closure: let both go.
+    this.joinTimer = undefined;
     if (frame.v !== PROTOCOL_VERSION) {
       this.refuse(new FrameError(`This server speaks protocol version ${PROTOCOL_VERSION}, not ${frame.v}.`));
       return this.close(CLOSE_CODES.policy, 'Unsupported protocol version.');
