@@ -73,7 +73,7 @@ export function formatTable(rows: readonly Row[]): string {
 
 export const GOALS = [
   'goals (issue 10): p95 < 20 ms for a counter event, < 50 ms for a ModelState page event; ≤ 15 KB heap and ≤ 25 KB RSS per idle tab; ≤ 2 Redis round trips per event.',
-  '"V8 defaults": the worker run with plain `node`; "as strata start": with the heap growth `strata start` sets (STRATA_HEAP_GROWTH, default 50 %: rarer full collections; see docs/performance.md).',
+  '"V8 defaults": the worker run with plain `node` (as `strata start` runs it by default); "heap growth 100 %": as `strata start` runs it with STRATA_HEAP_GROWTH=100 (rarer full collections; see docs/performance.md).',
   'events/s and latency: every tab sends one event per period at a random phase (open loop); "burst": a closed loop on a few tabs per generator, the most events/s the worker(s) answered.',
   'server events / server p95: the workers\' own figures from app.strata.metrics() over the window (event arrival to answer, so without the socket and the client; p95 is the upper bound of its histogram bucket).',
   'server CPU %: user + system CPU of the worker process(es) over the measuring window, in % of one core; CPU ms/event: that CPU time over the events answered in the window (connection upkeep included). heap/RSS per tab: (after N idle joined tabs − before any tab) / N, after a forced GC.',

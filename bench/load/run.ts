@@ -6,7 +6,7 @@
  *
  * Env: LOAD_TABS (10000), LOAD_SECONDS (60), LOAD_PERIOD_MS (10000), LOAD_RAMP (tabs opened
  * per second, 500), LOAD_PER_GENERATOR (2500), LOAD_BURST_SECONDS (5), LOAD_BURST_TABS (per
- * generator, 100), LOAD_WORKLOADS (raw,counter,products,products-start,redis2), STRATA_BENCH_REDIS_URL (the
+ * generator, 100), LOAD_WORKLOADS (raw,counter,products,products-growth,redis2), STRATA_BENCH_REDIS_URL (the
  * Redis workload is skipped without it), LOAD_TIMEOUT_SECONDS (watchdog), LOAD_OUT (results file), LOAD_REPEAT (runs per workload; the median p95's run is shown),
  * STRATA_BENCH_PROF (a directory: each worker writes a CPU profile there), LOAD_HEARTBEAT_MS (diagnostic:
  * the Strata workers' heartbeatMs), LOAD_WORKER_FLAGS (diagnostic: extra Node flags for the workers), LOAD_HEAP_SAMPLE (diagnostic: a directory;
@@ -34,7 +34,7 @@ const BURST_TABS = env('LOAD_BURST_TABS', 100);
 /** Runs of each workload; the table shows the run with the median p95 (a 60 s window holds few full collections). */
 const REPEAT = env('LOAD_REPEAT', 1);
 const REDIS_URL = process.env.STRATA_BENCH_REDIS_URL;
-const WORKLOADS = (process.env.LOAD_WORKLOADS ?? 'raw,counter,products,products-start,redis2').split(',');
+const WORKLOADS = (process.env.LOAD_WORKLOADS ?? 'raw,counter,products,products-growth,redis2').split(',');
 const OUT = process.env.LOAD_OUT ?? fileURLToPath(new URL('../../load/results.md', import.meta.url));
 /** With STRATA_BENCH_PROF=dir, each worker writes a CPU profile there (as the other benchmarks do). */
 const PROFILE = process.env.STRATA_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STRATA_BENCH_PROF}`] : [];
@@ -53,8 +53,8 @@ interface Plan {
   flags?: string[];
 }
 
-/** What `strata start` sets (STRATA_HEAP_GROWTH, default 50): V8's old generation grows 50 % between full collections. */
-const STRATA_START_FLAGS = ['--heap-growing-percent=50'];
+/** What `strata start` sets with STRATA_HEAP_GROWTH=100: V8's old generation grows 100 % between full collections. */
+const HEAP_GROWTH_FLAGS = ['--heap-growing-percent=100'];
 
 const PINNED = hasTaskset() && cpus().length >= 2;
 /** Pinned to core `n` when the machine has taskset and a second core; else left to the scheduler. */
@@ -64,11 +64,11 @@ const PLANS: Plan[] = [
   { key: 'counter', label: 'strata counter, 1 worker, memory', workload: 'counter', servers: [{ mode: 'counter', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
   { key: 'products', label: 'strata ModelState page, 1 worker, V8 defaults', workload: 'products', servers: [{ mode: 'products', ...on('0') }], ...(PINNED ? { generatorCpus: '1' } : {}) },
   {
-    key: 'products-start',
-    label: 'strata ModelState page, 1 worker, as strata start',
+    key: 'products-growth',
+    label: 'strata ModelState page, 1 worker, heap growth 100 %',
     workload: 'products',
     servers: [{ mode: 'products', ...on('0') }],
-    flags: STRATA_START_FLAGS,
+    flags: HEAP_GROWTH_FLAGS,
     ...(PINNED ? { generatorCpus: '1' } : {}),
   },
   // Two workers take both cores, so the generators are left to the scheduler.

@@ -95,7 +95,7 @@ const DEV_DEFAULTS = {
   HOST: '127.0.0.1',
   STRATA_WORKERS: '1',
   STRATA_SECURE_COOKIES: 'false',
-  STRATA_HEAP_GROWTH: '50',
+  STRATA_HEAP_GROWTH: '0',
 } satisfies Partial<Record<VariableName, string>>;
 
 /** Variables that may stay unset in every environment. */
@@ -105,7 +105,7 @@ const OPTIONAL = new Set<string>(['REDIS_URL', 'STRATA_METRICS_TOKEN', 'STRATA_M
 const DEFAULTS: Record<StrataEnv, Partial<Record<VariableName, string>>> = {
   development: DEV_DEFAULTS,
   test: { ...DEV_DEFAULTS, STRATA_DEBUG: 'false' },
-  production: { DATABASE_URL: DEV_DEFAULTS.DATABASE_URL, STRATA_DEBUG: 'false', PORT: '3000', HOST: '0.0.0.0', STRATA_WORKERS: '1', STRATA_SECURE_COOKIES: 'true', STRATA_HEAP_GROWTH: '50' },
+  production: { DATABASE_URL: DEV_DEFAULTS.DATABASE_URL, STRATA_DEBUG: 'false', PORT: '3000', HOST: '0.0.0.0', STRATA_WORKERS: '1', STRATA_SECURE_COOKIES: 'true', STRATA_HEAP_GROWTH: '0' },
 };
 
 interface VariableDoc {
@@ -133,7 +133,7 @@ const VARIABLES: Record<VariableName, VariableDoc> = {
   STRATA_METRICS_PORT: { field: 'metricsPort', meaning: 'Serves Prometheus metrics without auth at /metrics on this port of 127.0.0.1 (for a scraper on the same machine).', expected: 'an integer from 1 to 65535' },
   STRATA_HEAP_GROWTH: {
     field: 'heapGrowthPercent',
-    meaning: 'How much the JavaScript heap may grow between full garbage collections in `strata start`, in % (0: V8 decides). Rarer full collections keep event latency flat with thousands of tabs per worker; the heap may peak that much above what is live.',
+    meaning: 'How much the JavaScript heap may grow between full garbage collections in `strata start`, in % (0: V8 decides). With thousands of tabs per worker, a fixed growth makes full collections rarer; the heap may peak that much above what is live.',
     expected: 'an integer from 0 to 400',
   },
 };

@@ -31,7 +31,7 @@ describe('loadSettings', () => {
       secureCookies: false,
       metricsToken: undefined,
       metricsPort: undefined,
-      heapGrowthPercent: 50,
+      heapGrowthPercent: 0,
     });
     expect(Object.isFrozen(settings)).toBe(true);
     expect(Object.isFrozen(settings.allowedHosts)).toBe(true);
@@ -57,7 +57,7 @@ describe('loadSettings', () => {
       STRATA_SECURE_COOKIES: '0',
       STRATA_METRICS_TOKEN: 'a-metrics-token-of-32-characters-or-more',
       STRATA_METRICS_PORT: '9464',
-      STRATA_HEAP_GROWTH: '0',
+      STRATA_HEAP_GROWTH: '100',
       UNRELATED: 'ignored',
     });
     expect(settings).toEqual({
@@ -75,7 +75,7 @@ describe('loadSettings', () => {
       secureCookies: false,
       metricsToken: 'a-metrics-token-of-32-characters-or-more',
       metricsPort: 9464,
-      heapGrowthPercent: 0,
+      heapGrowthPercent: 100,
     });
     expect(loadSettings({ REDIS_URL: '  ', PORT: '' }).redisUrl).toBeUndefined();
   });
@@ -186,7 +186,7 @@ describe('describeSettings', () => {
     expect(byName.STRATA_SECRET_KEY?.default).not.toContain(DEV_SECRET_KEY);
     expect(byName.STRATA_METRICS_TOKEN?.default).toBe('unset');
     expect(byName.STRATA_METRICS_PORT?.default).toBe('unset');
-    expect(byName.STRATA_HEAP_GROWTH?.default).toBe('50');
+    expect(byName.STRATA_HEAP_GROWTH?.default).toBe('0');
     for (const setting of described) expect(setting.meaning.length).toBeGreaterThan(10);
   });
 });

@@ -64,7 +64,7 @@ export async function start(ctx: CommandContext): Promise<void> {
  * keeps each tab's last page for seconds, so those values reach the old generation; with
  * V8's own choice (~15–30 % growth there) a full collection — marking the whole heap,
  * hundreds of milliseconds on one core — comes every few seconds and events queue behind
- * it. See docs/performance.md for the figures.
+ * it. Off by default (0): the load runs have not shown a steady gain yet (docs/performance.md).
  */
 export function applyHeapGrowth(percent: number): void {
   if (percent > 0) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
