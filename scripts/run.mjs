@@ -23,8 +23,8 @@ const REPORT_SINGLE_DIRS = ['tooling', 'bench'];
 const commands = {
   test: runTests,
   example: runExample,
-  bench: runBench,
-  'bench:load': runBenchLoad,
+  bench: benchScript('bench', 'The benchmarks'),
+  'bench:load': benchScript('bench:load', 'The load benchmark'),
 };
 
 main(process.argv[2]);
@@ -65,22 +65,18 @@ function runExample(pnpm, env) {
   return run(pnpm, ['--filter', SHOP, 'example'], env);
 }
 
-/** @param {string} pnpm @param {NodeJS.ProcessEnv} env @returns {number} */
-function runBench(pnpm, env) {
-  const built = run(pnpm, ['exec', 'turbo', 'run', 'build', '--filter=@strata/bench...'], env);
-  if (built !== 0) fail('Building the benchmarks failed; see the errors above.', built);
-  const code = run(pnpm, ['--filter', '@strata/bench', 'bench'], env);
-  if (code !== 0) console.error('The benchmarks failed; see the errors above.');
-  return code;
-}
-
-/** @param {string} pnpm @param {NodeJS.ProcessEnv} env @returns {number} */
-function runBenchLoad(pnpm, env) {
-  const built = run(pnpm, ['exec', 'turbo', 'run', 'build', '--filter=@strata/bench...'], env);
-  if (built !== 0) fail('Building the benchmarks failed; see the errors above.', built);
-  const code = run(pnpm, ['--filter', '@strata/bench', 'bench:load'], env);
-  if (code !== 0) console.error('The load benchmark failed; see the errors above.');
-  return code;
+/**
+ * A script of the bench package, after building it.
+ * @param {string} script @param {string} what @returns {(pnpm: string, env: NodeJS.ProcessEnv) => number}
+ */
+function benchScript(script, what) {
+  return (pnpm, env) => {
+    const built = run(pnpm, ['exec', 'turbo', 'run', 'build', '--filter=@strata/bench...'], env);
+    if (built !== 0) fail('Building the benchmarks failed; see the errors above.', built);
+    const code = run(pnpm, ['--filter', '@strata/bench', script], env);
+    if (code !== 0) console.error(`${what} failed; see the errors above.`);
+    return code;
+  };
 }
 
 function checkNodeVersion() {

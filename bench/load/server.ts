@@ -9,13 +9,12 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import websocket from '@fastify/websocket';
-import fastify, { type FastifyInstance } from 'fastify';
+import fastify from 'fastify';
 import { setup } from '@strata/model';
 import { createSchema } from '@strata/model/migrations';
 import { createModelSerializer } from '@strata/serializer';
-import { createRedisStateManager, defineModelState, defineState, strataState } from '@strata/state/server';
-import * as v from 'valibot';
+import { createRedisStateManager, defineModelState, strataState } from '@strata/state/server';
+import { Counter, registerRawCounter } from '../src/counter.js';
 import { models, Product } from '../src/shopModels.js';
 
 export type ServerMode = 'raw' | 'counter' | 'products' | 'counter-redis';
@@ -26,32 +25,12 @@ const SECRET = 'load-bench-secret-load-bench-secret!!';
 const mode = process.argv[2] as ServerMode;
 if (!['raw', 'counter', 'products', 'counter-redis'].includes(mode)) throw new Error(`Unknown load server mode '${mode}'.`);
 
-const Counter = defineState('counter', {
-  vars: () => ({ count: 0 }),
-  handlers: (h) => ({
-    increment: h.event({ args: v.object({ by: v.number() }), run: (s, { by }) => { s.count += by; } }),
-  }),
-});
-
 const Products = defineModelState('products', {
   model: Product,
   serializer: createModelSerializer(Product, { fields: ['id', 'name', 'price', 'stock', 'category'] }),
   pageSize: PRODUCT_PAGE,
   ordering: ['name', 'price'],
 });
-
-/** The raw baseline: a socket handler holding `{ count }` per connection and answering like Strata's result frame. */
-async function registerRaw(app: FastifyInstance): Promise<void> {
-  await app.register(websocket);
-  app.get('/ws', { websocket: true }, (socket) => {
-    const state = { count: 0 };
-    socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { seq: number; args: { by: number } };
-      state.count += frame.args.by;
-      socket.send(JSON.stringify({ t: 'result', seq: frame.seq, patch: { counter: [{ op: 'set', path: ['count'], value: state.count }] } }));
-    });
-  });
-}
 
 /** A SQLite file with PRODUCTS products, private to this process. */
 async function seedProducts(): Promise<string> {
@@ -67,7 +46,7 @@ async function seedProducts(): Promise<string> {
 const app = fastify({ logger: false });
 let redisRoundTrips = () => 0;
 let databaseDir: string | undefined;
-if (mode === 'raw') await registerRaw(app);
+if (mode === 'raw') await registerRawCounter(app);
 else {
   if (mode === 'products') databaseDir = await seedProducts();
   const manager = mode === 'counter-redis' ? createRedisStateManager({ redis: process.env.STRATA_LOAD_REDIS_URL!, prefix: process.env.STRATA_LOAD_REDIS_PREFIX! }) : undefined;

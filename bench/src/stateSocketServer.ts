@@ -3,32 +3,16 @@
  * alone: `raw` is a plain fastify + @fastify/websocket handler doing the counter work,
  * `strata` the same counter as a Strata state. Talks to the driver over IPC.
  */
-import websocket from '@fastify/websocket';
 import fastify from 'fastify';
-import { createRedisStateManager, defineState, strataState } from '@strata/state/server';
-import * as v from 'valibot';
+import { createRedisStateManager, strataState } from '@strata/state/server';
+import { Counter, registerRawCounter } from './counter.js';
 
 const mode = process.argv[2];
 let roundTrips = () => 0;
 const app = fastify({ logger: false });
 
-const Counter = defineState('counter', {
-  vars: () => ({ count: 0 }),
-  handlers: (h) => ({
-    increment: h.event({ args: v.object({ by: v.number() }), run: (s, { by }) => { s.count += by; } }),
-  }),
-});
-
 if (mode === 'raw') {
-  await app.register(websocket);
-  app.get('/ws', { websocket: true }, (socket) => {
-    const state = { count: 0 };
-    socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { seq: number; args: { by: number } };
-      state.count += frame.args.by;
-      socket.send(JSON.stringify({ t: 'result', seq: frame.seq, patch: { counter: [{ op: 'set', path: ['count'], value: state.count }] } }));
-    });
-  });
+  await registerRawCounter(app);
 } else {
   // `strata-redis`: the same, with tabs in Redis (a private key prefix per run).
   const manager = mode === 'strata-redis' ? createRedisStateManager({ redis: process.env.STRATA_BENCH_REDIS_URL!, prefix: `strata-bench:${process.pid}:` }) : undefined;

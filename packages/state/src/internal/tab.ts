@@ -151,10 +151,9 @@ export class Tab implements EventScope {
    */
   commit(): StatePatches | undefined {
     if (this.touchedNow.size === 0) return undefined;
-    const touched: StateInstance[] = [];
-    for (let i = 0; i < this.touchedNow.size; i++) touched.push(this.touchedNow.at(i));
-    const involved = new Set<StateInstance>(touched);
-    const dirtied = new Set<StateInstance>(touched);
+    const involved = new Set<StateInstance>();
+    for (let i = 0; i < this.touchedNow.size; i++) involved.add(this.touchedNow.at(i));
+    const dirtied = new Set<StateInstance>(involved);
     const changes = new Map<StateInstance, Patch>();
     let patches: StatePatches | undefined;
     const add = (instance: StateInstance, ops: Patch) => {
@@ -164,7 +163,7 @@ export class Tab implements EventScope {
       else changes.set(instance, ops);
     };
     try {
-      for (const instance of touched) add(instance, instance.commitVars(dirtied));
+      for (const instance of involved) add(instance, instance.commitVars(dirtied));
       while (dirtied.size) {
         const round = [...dirtied];
         dirtied.clear();
